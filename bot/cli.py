@@ -1,0 +1,146 @@
+"""The `bot` command: wires settings, the base model, skills, tuning and evaluation together."""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from bot.config import PromptMode
+from bot.config.settings import BotSettings, load_settings
+from bot.errors import BotError
+
+app = typer.Typer(help="One frozen LLM, one small learned table per skill.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+console = Console(stderr=True)
+CONFIG = Path("configs/default.yaml")
+
+ModelOption = Annotated[Optional[str], typer.Option("--model", help="'default', a HF id or a local folder")]
+DeviceOption = Annotated[Optional[str], typer.Option("--device", help="cpu or cuda")]
+
+
+def _settings(model: str | None = None, device: str | None = None) -> BotSettings:
+    settings = load_settings(CONFIG)
+    updates = {k: v for k, v in {"model": model, "device": device}.items() if v}
+    return settings.model_copy(update=updates)
+
+
+def _base(settings: BotSettings):
+    from bot.model.base import load_base_model
+
+    with console.status(f"loading model '{settings.model}'"):
+        return load_base_model(settings.model, device=settings.device)
+
+
+def main() -> None:
+    """Entry point: user errors print as one clear message, not a traceback."""
+    try:
+        app()
+    except BotError as err:
+        console.print(f"[red]error:[/red] {err}", markup=True, highlight=False)
+        sys.exit(2)
+
+
+@app.command()
+def model(model: ModelOption = None, device: DeviceOption = None) -> None:
+    """Print the resolved base model, its parameter count and its fingerprint."""
+    from bot.model.base import resolve_model
+
+    settings = _settings(model, device)
+    base = _base(settings)
+    print(json.dumps({"model": base.name, "path": str(resolve_model(settings.model)[1]),
+                      "parameters": base.parameter_count, "fingerprint": base.fingerprint}, indent=2))
+
+
+@app.command()
+def new(name: str, data: Annotated[Optional[Path], typer.Option(help="examples in any supported format")] = None,
+        split: Annotated[Optional[str], typer.Option(help="split of --data, e.g. train")] = None,
+        directory: Annotated[Path, typer.Option("--dir", help="where skills live")] = Path("skills"),
+        description: str = "") -> None:
+    """Scaffold skills/NAME: skill.yaml and examples.jsonl (from --data when given)."""
+    from bot.skills.scaffold import scaffold_skill
+
+    root = scaffold_skill(directory / name, name=name, data=data, split=split, description=description)
+    console.print(f"created {root}; edit skill.yaml, then run: bot tune {root}")
+
+
+@app.command()
+def tune(skill: Path, model: ModelOption = None, device: DeviceOption = None,
+         steps: Annotated[Optional[int], typer.Option(help="override tuning.steps")] = None,
+         minutes: Annotated[Optional[float], typer.Option(help="override tuning.max_minutes")] = None) -> None:
+    """P-tune the skill's virtual-token table on its examples; saves table/ + manifest."""
+    from bot.model.base import resolve_model
+    from bot.skills.skill import load_skill
+    from bot.tuning.tune import tune_table
+
+    opened = load_skill(skill)
+    examples = opened.examples()
+    settings = opened.config.tuning.model_copy(
+        update={k: v for k, v in {"steps": steps, "max_minutes": minutes}.items() if v is not None})
+    bot_settings = _settings(model, device)
+    base = _base(bot_settings)
+    result = tune_table(base, opened.config, examples, model_dir=str(resolve_model(bot_settings.model)[1]),
+                        out_dir=opened.table_dir, settings=settings)
+    size = sum(p.stat().st_size for p in opened.table_dir.iterdir())
+    print(json.dumps({"skill": opened.name, "table": str(opened.table_dir), "table_bytes": size,
+                      "steps": result.steps, "seconds": round(result.seconds, 1),
+                      "dev_intent_accuracy": result.dev_intent_accuracy, "dev_slot_f1": result.dev_slot_f1,
+                      "dev_frame_accuracy": result.dev_frame_accuracy}, indent=2))
+
+
+@app.command()
+def predict(skill: Path, text: str, mode: Annotated[Optional[PromptMode], typer.Option()] = None,
+            model: ModelOption = None, device: DeviceOption = None) -> None:
+    """Read one message with a skill and print the frame as JSON."""
+    from bot.model.reader import reader_for
+    from bot.model.runtime import Runtime
+    from bot.skills.skill import load_skill
+
+    opened = load_skill(skill)
+    runtime = Runtime(_base(_settings(model, device)))
+    reading = reader_for(runtime, opened, mode).read([text])[0]
+    print(reading.frame.model_dump_json(indent=2, exclude_none=True))
+
+
+@app.command("eval")
+def evaluate(skill: Path,
+             data: Annotated[Optional[Path], typer.Option(help="labelled turns; default: the skill's examples")] = None,
+             split: Annotated[Optional[str], typer.Option(help="split of --data, e.g. dev or val")] = None,
+             mode: Annotated[str, typer.Option(help="a prompting mode, or 'all' for the ladder")] = "tuned",
+             limit: Annotated[Optional[int], typer.Option(help="evaluate a seeded sample of N turns")] = None,
+             report: Annotated[Optional[Path], typer.Option(help="write JSON + Markdown + PNG here")] = None,
+             model: ModelOption = None, device: DeviceOption = None) -> None:
+    """Intent accuracy, slot P/R/F1, frame accuracy, per-intent table, confusion, latency."""
+    from rich.progress import Progress
+
+    from bot.model.runtime import Runtime
+    from bot.skills.importers import read_dataset
+    from bot.skills.skill import load_skill
+    from bot.tuning.evaluate import evaluate as evaluate_mode
+    from bot.tuning.report import summary_table, write_report
+
+    opened = load_skill(skill)
+    examples = read_dataset(data, split=split) if data else opened.examples()
+    if limit is not None and limit < len(examples):
+        examples = random.Random(0).sample(examples, limit)
+    modes = list(PromptMode) if mode == "all" else [PromptMode(mode)]
+    runtime = Runtime(_base(_settings(model, device)))
+    results = {}
+    with Progress(console=console) as progress:
+        for each in modes:
+            task = progress.add_task(f"eval {each.value}", total=len(examples))
+            results[each.value] = evaluate_mode(runtime, opened, examples, each,
+                                                on_batch=lambda n, t=task: progress.advance(t, n))
+    Console().print(summary_table(results, title=f"{opened.name} on {data or opened.examples_path}"))
+    if report:
+        for path in write_report(report, results, title=f"{opened.name}: {data or 'skill examples'}"):
+            console.print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

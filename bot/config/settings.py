@@ -1,0 +1,42 @@
+"""Bot-wide settings: `configs/default.yaml` (or `--config`), overridden by `BOT_*` variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from bot.errors import ConfigError
+
+__all__ = ["BotSettings", "load_settings"]
+
+
+class BotSettings(BaseModel):
+    """Which base model to load and where skills live."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = "default"
+    skills_dir: Path = Path("skills")
+    device: str = "cpu"
+
+
+ENVIRONMENT = {"model": "BOT_MODEL", "skills_dir": "BOT_SKILLS_DIR", "device": "BOT_DEVICE"}
+
+
+def load_settings(path: Path | None = None) -> BotSettings:
+    """Read the YAML file if there is one; environment variables win over it."""
+    raw: dict = {}
+    if path is not None and Path(path).is_file():
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        if not isinstance(raw, dict):
+            raise ConfigError(path, "expected a mapping of settings", fix="see configs/default.yaml")
+    raw.update({field: os.environ[var] for field, var in ENVIRONMENT.items() if os.environ.get(var)})
+    try:
+        return BotSettings.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise ConfigError(path or "environment", first["msg"], field=".".join(map(str, first["loc"])),
+                          fix="correct the value (see configs/default.yaml)") from None

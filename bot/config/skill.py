@@ -1,0 +1,175 @@
+"""`skill.yaml`: what a skill understands (intents, slots) and how it is prompted and tuned."""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.errors import ConfigError
+
+__all__ = [
+    "IntentConfig",
+    "PromptMode",
+    "SkillConfig",
+    "SlotConfig",
+    "TableMethod",
+    "TuningConfig",
+    "load_skill_config",
+]
+
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
+
+
+class PromptMode(str, Enum):
+    """How the frozen model is asked: instructions only, with examples, with reasoning, or a table."""
+
+    zero_shot = "zero_shot"
+    few_shot = "few_shot"
+    chain_of_thought = "chain_of_thought"
+    tuned = "tuned"
+
+
+class TableMethod(str, Enum):
+    """Which virtual-token table `bot tune` learns.
+
+    `deep_prompt`: P-tuning v2 / prefix tuning, learned key/value prefixes at every layer.
+    `p_tuning`: input-layer tokens produced by an MLP prompt encoder (encoder dropped on save).
+    `prompt_tuning`: input-layer tokens learned directly, initialised from the skill's text.
+    """
+
+    deep_prompt = "deep_prompt"
+    p_tuning = "p_tuning"
+    prompt_tuning = "prompt_tuning"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SlotConfig(_Strict):
+    """A piece of information the skill copies out of the user's words."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+
+
+class IntentConfig(_Strict):
+    """One thing a user can ask the skill for, and how the bot answers it."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+    required_slots: list[str] = Field(default_factory=list)
+    response: str = ""
+
+
+class TuningConfig(_Strict):
+    """Settings of one p-tuning run; the defaults were chosen by measurement on SNIPS dev."""
+
+    method: TableMethod = TableMethod.deep_prompt
+    virtual_tokens: int = Field(default=16, ge=1, le=256)
+    steps: int = Field(default=300, ge=1)
+    max_minutes: float = Field(default=9.0, gt=0)
+    batch_size: int = Field(default=16, ge=1)
+    learning_rate: float = Field(default=5e-3, gt=0)
+    seed: int = 0
+    dev_fraction: float = Field(default=0.1, ge=0.0, lt=1.0)
+    eval_every: int = Field(default=50, ge=1)
+    patience: int = Field(default=3, ge=1)
+
+
+class SkillConfig(_Strict):
+    """A whole skill: names, schema, prompting mode and tuning settings."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+    intents: list[IntentConfig] = Field(min_length=1)
+    slots: list[SlotConfig] = Field(default_factory=list)
+    mode: PromptMode = PromptMode.tuned
+    few_shot_examples: int = Field(default=8, ge=0, le=64)
+    tuning: TuningConfig = Field(default_factory=TuningConfig)
+
+    @field_validator("intents", "slots")
+    @classmethod
+    def _unique_names(cls, items: list[IntentConfig] | list[SlotConfig]) -> list:
+        seen: set[str] = set()
+        for item in items:
+            if item.name in seen:
+                raise ValueError(f"name '{item.name}' appears twice; names must be unique")
+            seen.add(item.name)
+        return items
+
+    @model_validator(mode="after")
+    def _required_slots_exist(self) -> "SkillConfig":
+        known = {s.name for s in self.slots}
+        for intent in self.intents:
+            for slot in intent.required_slots:
+                if slot not in known:
+                    raise ValueError(
+                        f"intent '{intent.name}' requires slot '{slot}', which is not under 'slots'"
+                    )
+        return self
+
+    @property
+    def intent_names(self) -> list[str]:
+        return [i.name for i in self.intents]
+
+    @property
+    def slot_names(self) -> list[str]:
+        return [s.name for s in self.slots]
+
+    def intent(self, name: str) -> IntentConfig:
+        return next(i for i in self.intents if i.name == name)
+
+
+def load_skill_config(path: Path) -> SkillConfig:
+    """Read and validate a `skill.yaml`; every problem names the file, line, field and fix."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(path, "file not found", fix="create it, e.g. with `bot new NAME`")
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise ConfigError(path, f"not valid YAML ({getattr(err, 'problem', err)})", line=line,
+                          fix="check indentation and quoting on that line") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(path, "expected a mapping with 'name', 'intents', 'slots'",
+                          fix="see skills/*/skill.yaml for the layout")
+    try:
+        return SkillConfig.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or None
+        raise ConfigError(path, first["msg"], line=_line_of(text, first["loc"]), field=field,
+                          fix=_fix_for(first)) from None
+
+
+def _line_of(text: str, loc: tuple) -> int | None:
+    """Best-effort line number of the last named key of a pydantic error location."""
+    keys = [p for p in loc if isinstance(p, str)]
+    if not keys:
+        return None
+    pattern = re.compile(rf"^\s*-?\s*{re.escape(keys[-1])}\s*:")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if pattern.match(line):
+            return number
+    return None
+
+
+def _fix_for(error: dict) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "remove the field or correct its spelling"
+    if kind == "missing":
+        return "add the field"
+    if kind == "enum":
+        return f"use one of the allowed values ({error.get('ctx', {}).get('expected', '')})"
+    if kind == "string_pattern_mismatch":
+        return "use letters, digits, '_', '-' or '.', starting with a letter"
+    return "correct the value"

@@ -1,0 +1,1 @@
+"""The only room that imports torch, transformers and peft: base model, tables, runtime."""

@@ -1,0 +1,140 @@
+"""Read turns into frames with one skill: prompt prefix (cached) + constrained greedy decoding."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from bot.config import PromptMode, SkillConfig
+from bot.model.decoding import FrameCodec, FrameDecoder
+from bot.model.runtime import PrefixKV, Runtime
+from bot.model.tables import Table, load_table
+from bot.skills.prompts import pick_demonstrations, prompt_prefix, turn_text
+from bot.skills.skill import Skill
+from bot.types import Example, Frame
+
+__all__ = ["FrameReader", "Reading", "greedy_frames", "reader_for"]
+
+MAX_FRAME_TOKENS = 64
+MAX_REASONING_TOKENS = 48
+
+
+@dataclass
+class Reading:
+    frame: Frame
+    seconds: float  # wall time of the batch this turn ran in (its latency when read alone)
+    tokens: int
+
+
+class FrameReader:
+    """One skill in one prompting mode, ready to read batches of messages."""
+
+    def __init__(self, runtime: Runtime, config: SkillConfig, mode: PromptMode, *,
+                 table: Table | None = None, demonstrations: Sequence[Example] = ()) -> None:
+        if mode == PromptMode.tuned and table is None:
+            raise ValueError(f"skill '{config.name}' is in tuned mode but has no table; run `bot tune`")
+        self.runtime, self.config, self.mode = runtime, config, mode
+        tokenizer = runtime.base.tokenizer
+        self.tokenizer = tokenizer
+        self.codec = FrameCodec(tokenizer, config.intent_names, config.slot_names)
+        prefix_text = prompt_prefix(config, mode, demonstrations)
+        with torch.no_grad():
+            self.prefix: PrefixKV = runtime.prefix(table if mode == PromptMode.tuned else None,
+                                                   tokenizer.encode(prefix_text, add_special_tokens=False))
+
+    def read(self, texts: Sequence[str], *, batch_size: int = 16) -> list[Reading]:
+        """Frames for each text, in batches; every frame validates against the skill schema."""
+        readings: list[Reading] = []
+        for start in range(0, len(texts), batch_size):
+            readings += self._read_batch(texts[start:start + batch_size])
+        return readings
+
+    def _read_batch(self, texts: Sequence[str]) -> list[Reading]:
+        began = time.perf_counter()
+        rows = [self.tokenizer.encode(turn_text(t, self.mode), add_special_tokens=False) for t in texts]
+        decoders = [self.codec.decoder(t) for t in texts]
+        with torch.no_grad():
+            if self.mode == PromptMode.chain_of_thought:
+                rows, reasons = self._reason(rows)
+            frames, counts = greedy_frames(self.runtime, [self.prefix] * len(rows), rows, decoders)
+        if self.mode == PromptMode.chain_of_thought:
+            frames = [f.model_copy(update={"reasoning": r}) for f, r in zip(frames, reasons)]
+        elapsed = time.perf_counter() - began
+        return [Reading(frame=f, seconds=elapsed, tokens=n) for f, n in zip(frames, counts)]
+
+    def _reason(self, rows: list[list[int]]) -> tuple[list[list[int]], list[str]]:
+        """Free greedy text up to the end of the line, then the frame continues after 'Frame:'."""
+        texts = greedy_line(self.runtime, [self.prefix] * len(rows), rows, MAX_REASONING_TOKENS)
+        follow = self.tokenizer.encode("\nFrame:", add_special_tokens=False)
+        grown = [row + self.tokenizer.encode(t, add_special_tokens=False) + follow for row, t in zip(rows, texts)]
+        return grown, [t.strip() for t in texts]
+
+
+def greedy_frames(runtime: Runtime, prefixes: list[PrefixKV], rows: list[list[int]],
+                  decoders: list[FrameDecoder]) -> tuple[list[Frame], list[int]]:
+    """Constrained greedy decoding of a batch; each row only ever takes tokens its decoder allows."""
+    hidden, cache, mask, positions = runtime.forward(prefixes, rows)
+    logits = runtime.logits(hidden[:, -1])
+    counts = [0] * len(rows)
+    for _ in range(MAX_FRAME_TOKENS):
+        chosen = torch.full((len(rows),), runtime.pad_id, dtype=torch.long)
+        for i, decoder in enumerate(decoders):
+            if not decoder.done:
+                chosen[i] = _choose(logits[i], decoder)
+                counts[i] += 1
+        if all(d.done for d in decoders):
+            break
+        positions = positions + 1
+        logits, mask = runtime.step(chosen, cache, mask, positions)
+    return [d.frame() for d in decoders], counts
+
+
+def _choose(logits: torch.Tensor, decoder: FrameDecoder) -> int:
+    allowed = torch.tensor(decoder.allowed(), dtype=torch.long)
+    logprobs = torch.log_softmax(logits[allowed].float(), dim=-1)  # renormalised over what is allowed
+    best = int(torch.argmax(logprobs))
+    token = int(allowed[best])
+    decoder.advance(token, float(logprobs[best]))
+    return token
+
+
+def greedy_line(runtime: Runtime, prefixes: list[PrefixKV], rows: list[list[int]], limit: int) -> list[str]:
+    """Unconstrained greedy text for each row until a newline or the end token."""
+    tokenizer = runtime.base.tokenizer
+    hidden, cache, mask, positions = runtime.forward(prefixes, rows)
+    logits = runtime.logits(hidden[:, -1])
+    produced: list[list[int]] = [[] for _ in rows]
+    open_rows = set(range(len(rows)))
+    for _ in range(limit):
+        chosen = logits.argmax(-1)
+        for i in list(open_rows):
+            token = int(chosen[i])
+            if token == tokenizer.eos_token_id or "\n" in tokenizer.decode([token]):
+                open_rows.discard(i)
+            else:
+                produced[i].append(token)
+        if not open_rows:
+            break
+        positions = positions + 1
+        logits, mask = runtime.step(chosen, cache, mask, positions)
+    return [tokenizer.decode(p) for p in produced]
+
+
+def reader_for(runtime: Runtime, skill: Skill, mode: PromptMode | None = None, *,
+               exclude: Sequence[str] = ()) -> FrameReader:
+    """A reader for a skill on disk: its table when tuned, its examples as demonstrations."""
+    mode = mode or skill.config.mode
+    table = None
+    if mode == PromptMode.tuned:
+        base = runtime.base
+        table = load_table(skill.table_dir, fingerprint=base.fingerprint,
+                           hidden_size=base.model.config.hidden_size)
+    demonstrations: list[Example] = []
+    if mode in (PromptMode.few_shot, PromptMode.chain_of_thought):
+        held_out = set(exclude)
+        pool = [e for e in skill.examples() if e.text not in held_out]
+        demonstrations = pick_demonstrations(pool, skill.config.few_shot_examples)
+    return FrameReader(runtime, skill.config, mode, table=table, demonstrations=demonstrations)

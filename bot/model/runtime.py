@@ -1,0 +1,135 @@
+"""The one forward path used by tuning, evaluation and serving: prefix KV + message, batched.
+
+Every prompting mode is a key/value prefix (a deep table's keys and values, and/or the cached
+states of input-layer virtual tokens and fixed instruction text) followed by the turn's tokens.
+Rows of a batch may carry different prefixes: each is left-padded and masked, and position ids
+are explicit, so a batch gives the same tokens as one row at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from transformers import DynamicCache
+
+from bot.model.base import BaseModel
+from bot.model.tables import Table, TableKind
+
+__all__ = ["PrefixKV", "Runtime"]
+
+
+@dataclass
+class PrefixKV:
+    """Per-layer keys/values `[1, kv_heads, P, head_dim]` and the next position id."""
+
+    keys: list[torch.Tensor]
+    values: list[torch.Tensor]
+    next_position: int
+
+    @property
+    def length(self) -> int:
+        return self.keys[0].shape[2]
+
+
+class Runtime:
+    """Forward passes over a frozen base model with per-row prefixes (no peft at run time)."""
+
+    def __init__(self, base: BaseModel) -> None:
+        self.base = base
+        self.model = base.model
+        config = self.model.config
+        self.layers = config.num_hidden_layers
+        self.kv_heads = getattr(config, "num_key_value_heads", config.num_attention_heads)
+        self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+        self.device = next(self.model.parameters()).device
+        self.embed = self.model.get_input_embeddings()
+        self.decoder = self.model.get_decoder()
+        self.lm_head = self.model.get_output_embeddings()
+        self.pad_id = base.tokenizer.pad_token_id
+
+    # --- prefixes -------------------------------------------------------------------------
+    def empty_prefix(self) -> PrefixKV:
+        shape = (1, self.kv_heads, 0, self.head_dim)
+        empty = [torch.zeros(shape, device=self.device) for _ in range(self.layers)]
+        return PrefixKV(keys=empty, values=list(empty), next_position=0)
+
+    def table_prefix(self, weights: torch.Tensor) -> PrefixKV:
+        """A deep table as keys/values (differentiable): row i = token i at every layer."""
+        n = weights.shape[0]
+        per_layer = weights.view(n, self.layers * 2, self.kv_heads, self.head_dim).permute(1, 2, 0, 3)
+        keys = [per_layer[2 * i].unsqueeze(0) for i in range(self.layers)]
+        values = [per_layer[2 * i + 1].unsqueeze(0) for i in range(self.layers)]
+        # text follows the virtual tokens, as it followed the text a deep table may be initialised from
+        return PrefixKV(keys=keys, values=values, next_position=n)
+
+    def prefix(self, table: Table | torch.Tensor | None, text_ids: list[int], *,
+               kind: TableKind | None = None) -> PrefixKV:
+        """Keys/values of [table][fixed text]; computed once per skill and reused for every turn."""
+        weights = table.weights if isinstance(table, Table) else table
+        kind = table.kind if isinstance(table, Table) else kind
+        start = self.table_prefix(weights) if kind == TableKind.deep else self.empty_prefix()
+        parts = [weights.unsqueeze(0)] if kind == TableKind.input else []
+        if text_ids:
+            parts.append(self.embed(torch.tensor([text_ids], device=self.device)))
+        if not parts:
+            return start
+        embeds = torch.cat(parts, dim=1)
+        mask = torch.ones(1, start.length + embeds.shape[1], dtype=torch.long, device=self.device)
+        positions = start.next_position + torch.arange(embeds.shape[1], device=self.device).unsqueeze(0)
+        cache = self._cache([start.keys], [start.values], None)
+        self.decoder(inputs_embeds=embeds, attention_mask=mask, position_ids=positions,
+                     past_key_values=cache, use_cache=True)
+        keys = [layer.keys for layer in cache.layers]
+        values = [layer.values for layer in cache.layers]
+        return PrefixKV(keys=keys, values=values, next_position=int(positions[0, -1]) + 1)
+
+    # --- batched forward ------------------------------------------------------------------
+    def forward(self, prefixes: list[PrefixKV], rows: list[list[int]]) -> tuple[torch.Tensor, DynamicCache, torch.Tensor, torch.Tensor]:
+        """Run each row's tokens after its own prefix. Returns hidden states `[B, L, h]` (rows
+        left-padded to L), the cache, the attention mask and the last position id of each row."""
+        longest_prefix = max(p.length for p in prefixes)
+        longest_row = max(len(r) for r in rows)
+        prefix_mask = torch.zeros(len(rows), longest_prefix, dtype=torch.long, device=self.device)
+        row_mask = torch.zeros(len(rows), longest_row, dtype=torch.long, device=self.device)
+        ids = torch.full((len(rows), longest_row), self.pad_id, dtype=torch.long, device=self.device)
+        positions = torch.zeros(len(rows), longest_row, dtype=torch.long, device=self.device)
+        for i, (prefix, row) in enumerate(zip(prefixes, rows)):
+            prefix_mask[i, longest_prefix - prefix.length:] = 1
+            row_mask[i, longest_row - len(row):] = 1
+            ids[i, longest_row - len(row):] = torch.tensor(row, device=self.device)
+            positions[i, longest_row - len(row):] = prefix.next_position + torch.arange(len(row))
+        cache = self._cache([p.keys for p in prefixes], [p.values for p in prefixes], longest_prefix)
+        mask = torch.cat([prefix_mask, row_mask], dim=1)
+        out = self.decoder(input_ids=ids, attention_mask=mask, position_ids=positions,
+                           past_key_values=cache, use_cache=True)
+        return out.last_hidden_state, cache, mask, positions[:, -1]
+
+    def _cache(self, keys: list[list[torch.Tensor]], values: list[list[torch.Tensor]],
+               length: int | None) -> DynamicCache:
+        """A cache holding each row's prefix, left-padded with zeros to a common length."""
+        length = max(k[0].shape[2] for k in keys) if length is None else length
+        data = []
+        for layer in range(self.layers):
+            data.append((_left_pad_cat([k[layer] for k in keys], length),
+                         _left_pad_cat([v[layer] for v in values], length)))
+        return DynamicCache(data, config=self.model.config)
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.lm_head(hidden)
+
+    def step(self, tokens: torch.Tensor, cache: DynamicCache, mask: torch.Tensor,
+             positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One decode step for the whole batch: next-token logits `[B, V]` and the grown mask."""
+        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+        out = self.decoder(input_ids=tokens.unsqueeze(1), attention_mask=mask,
+                           position_ids=positions.unsqueeze(1), past_key_values=cache, use_cache=True)
+        return self.lm_head(out.last_hidden_state[:, -1]), mask
+
+
+def _left_pad_cat(tensors: list[torch.Tensor], length: int) -> torch.Tensor:
+    """Stack `[1, H, P_i, d]` tensors into `[B, H, length, d]`, zeros on the left."""
+    if all(t.shape[2] == length for t in tensors) and all(t is tensors[0] for t in tensors):
+        return tensors[0].expand(len(tensors), -1, -1, -1).contiguous()
+    padded = [torch.nn.functional.pad(t, (0, 0, length - t.shape[2], 0)) for t in tensors]
+    return torch.cat(padded, dim=0)
