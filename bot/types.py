@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Example", "Frame", "SlotValues"]
+__all__ = ["ConversationState", "Example", "Frame", "HistoryEntry", "Reply", "SlotValues", "Turn"]
 
 SlotValues = dict[str, str]
 
@@ -28,3 +28,51 @@ class Frame(BaseModel):
     slots: SlotValues = Field(default_factory=dict)
     confidence: float = Field(ge=0.0, le=1.0)
     reasoning: str | None = None
+
+
+class Turn(BaseModel):
+    """One incoming message, as every adapter hands it to the dialogue manager."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    conversation_id: str = Field(min_length=1, max_length=200)
+    text: str
+    user_id: str = "user"
+    channel: str = "api"
+    turn_id: str | None = None  # set by adapters that may deliver a turn twice (de-duplication)
+
+
+class Reply(BaseModel):
+    """What the bot answers, plus what it understood (for --debug and APIs)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    conversation_id: str
+    text: str
+    skill: str | None = None
+    frame: Frame | None = None
+    seconds: float = 0.0
+
+
+class HistoryEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: str  # "user" or "bot"
+    text: str
+
+
+class ConversationState(BaseModel):
+    """What the store keeps per conversation between turns."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    conversation_id: str
+    history: list[HistoryEntry] = Field(default_factory=list)
+    active_skill: str | None = None
+    active_intent: str | None = None
+    slots: SlotValues = Field(default_factory=dict)
+    waiting_for: str | None = None  # the required slot the bot asked for
+    turns: int = 0
+    # turn_id -> reply text for the last few turns that had an id: a redelivered turn (a Slack
+    # retry, another worker) gets the same answer instead of a second one.
+    replies: dict[str, str] = Field(default_factory=dict)

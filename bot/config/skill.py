@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from enum import Enum
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.config.templates import template_fields
 from bot.errors import ConfigError
 
 __all__ = [
@@ -22,6 +22,8 @@ __all__ = [
 ]
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
+ACTION_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
+ACTION_FIX = "write it as 'module:function', e.g. 'skills.alarms.actions:set_alarm'"
 
 
 class PromptMode(str, Enum):
@@ -46,6 +48,14 @@ class TableMethod(str, Enum):
     prompt_tuning = "prompt_tuning"
 
 
+class _LocatedError(ValueError):
+    """A cross-field error that still knows which field and fix to report."""
+
+    def __init__(self, message: str, *, loc: tuple, fix: str) -> None:
+        super().__init__(message)
+        self.loc, self.fix = loc, fix
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -63,7 +73,10 @@ class IntentConfig(_Strict):
     name: str = Field(pattern=NAME_PATTERN)
     description: str = ""
     required_slots: list[str] = Field(default_factory=list)
-    response: str = ""
+    response: str = ""  # a template: "Alarm set for {time}."
+    questions: dict[str, str] = Field(default_factory=dict)  # slot -> what to ask when it is missing
+    action: str | None = Field(default=None, pattern=ACTION_PATTERN)  # "module:function"
+    generate: bool = False  # answer with text the model generates
 
 
 class TuningConfig(_Strict):
@@ -71,13 +84,13 @@ class TuningConfig(_Strict):
 
     method: TableMethod = TableMethod.deep_prompt
     virtual_tokens: int = Field(default=16, ge=1, le=256)
-    steps: int = Field(default=300, ge=1)
+    steps: int = Field(default=1000, ge=1)
     max_minutes: float = Field(default=9.0, gt=0)
     batch_size: int = Field(default=16, ge=1)
-    learning_rate: float = Field(default=5e-3, gt=0)
+    learning_rate: float = Field(default=1e-2, gt=0)
     seed: int = 0
     dev_fraction: float = Field(default=0.1, ge=0.0, lt=1.0)
-    eval_every: int = Field(default=50, ge=1)
+    eval_every: int = Field(default=100, ge=1)
     patience: int = Field(default=3, ge=1)
 
 
@@ -105,12 +118,19 @@ class SkillConfig(_Strict):
     @model_validator(mode="after")
     def _required_slots_exist(self) -> "SkillConfig":
         known = {s.name for s in self.slots}
-        for intent in self.intents:
+        for number, intent in enumerate(self.intents):
             for slot in intent.required_slots:
                 if slot not in known:
-                    raise ValueError(
-                        f"intent '{intent.name}' requires slot '{slot}', which is not under 'slots'"
-                    )
+                    raise _LocatedError(
+                        f"intent '{intent.name}' requires slot '{slot}', which is not under 'slots'",
+                        loc=("intents", number, "required_slots"),
+                        fix=f"add '{slot}' under 'slots' or remove it from required_slots")
+        return self
+
+    @model_validator(mode="after")
+    def _responses_are_consistent(self) -> "SkillConfig":
+        for number, intent in enumerate(self.intents):
+            _check_responses(intent, self.slot_names, ("intents", number))
         return self
 
     @property
@@ -123,6 +143,37 @@ class SkillConfig(_Strict):
 
     def intent(self, name: str) -> IntentConfig:
         return next(i for i in self.intents if i.name == name)
+
+
+def _check_responses(intent: IntentConfig, known: list[str], loc: tuple) -> None:
+    """One way of answering per intent; questions and templates only about declared slots."""
+    chosen = [key for key, used in (("response", intent.response), ("action", intent.action),
+                                    ("generate", intent.generate)) if used]
+    if len(chosen) > 1:
+        raise _LocatedError(f"intent '{intent.name}' sets {' and '.join(chosen)}; an intent answers "
+                            "in one way", loc=loc + (chosen[1],), fix=f"keep one of {', '.join(chosen)}")
+    for slot in intent.questions:
+        if slot not in known:
+            raise _LocatedError(f"intent '{intent.name}' has a question for slot '{slot}', which is "
+                                "not under 'slots'", loc=loc + ("questions", slot),
+                                fix=f"use one of the declared slots ({', '.join(known) or 'none'})")
+    _check_template(intent.response, known, loc + ("response",))
+    for slot, question in intent.questions.items():
+        _check_template(question, known, loc + ("questions", slot))
+
+
+def _check_template(template: str, known: list[str], loc: tuple) -> None:
+    """A template may only name declared slots, so no reply ever shows a raw `{placeholder}`."""
+    try:
+        names = template_fields(template)
+    except ValueError as err:
+        raise _LocatedError(str(err), loc=loc, fix="write placeholders as {slot_name}; "
+                            "double a literal brace ({{ or }})") from None
+    for name in names:
+        if name not in known:
+            raise _LocatedError(f"template {template!r} uses {{{name}}}, which is not a slot under "
+                                "'slots'", loc=loc,
+                                fix=f"use one of the declared slots ({', '.join(known) or 'none'})")
 
 
 def load_skill_config(path: Path) -> SkillConfig:
@@ -145,25 +196,44 @@ def load_skill_config(path: Path) -> SkillConfig:
         return SkillConfig.model_validate(raw)
     except ValidationError as err:
         first = err.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or None
-        raise ConfigError(path, first["msg"], line=_line_of(text, first["loc"]), field=field,
-                          fix=_fix_for(first)) from None
+        located = first.get("ctx", {}).get("error")
+        loc = located.loc if isinstance(located, _LocatedError) else first["loc"]
+        fix = located.fix if isinstance(located, _LocatedError) else _fix_for(first)
+        message = str(located) if isinstance(located, _LocatedError) else first["msg"]
+        field = ".".join(str(p) for p in loc) or None
+        raise ConfigError(path, message, line=_line_of(text, loc), field=field, fix=fix) from None
 
 
 def _line_of(text: str, loc: tuple) -> int | None:
-    """Best-effort line number of the last named key of a pydantic error location."""
-    keys = [p for p in loc if isinstance(p, str)]
-    if not keys:
+    """Line of the YAML node at a pydantic error location (the deepest part that exists)."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
         return None
-    pattern = re.compile(rf"^\s*-?\s*{re.escape(keys[-1])}\s*:")
-    for number, line in enumerate(text.splitlines(), start=1):
-        if pattern.match(line):
-            return number
-    return None
+    line = None
+    for part in loc:
+        node, key_line = _child(node, part)
+        if node is None:
+            break
+        line = key_line
+    return line
+
+
+def _child(node: yaml.Node, part: object) -> tuple[yaml.Node | None, int | None]:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.value == part:
+                return value, key.start_mark.line + 1
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        item = node.value[part]
+        return item, item.start_mark.line + 1
+    return None, None
 
 
 def _fix_for(error: dict) -> str:
     kind = error["type"]
+    if error["loc"] and error["loc"][-1] == "action" and kind == "string_pattern_mismatch":
+        return ACTION_FIX
     if kind == "extra_forbidden":
         return "remove the field or correct its spelling"
     if kind == "missing":

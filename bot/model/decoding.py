@@ -98,7 +98,7 @@ class FrameDecoder:
         options = list(self.node.children)
         if self.node.ends is not None:
             options.append(self.codec.end)
-            if self._slot_names_left():
+            if self._slot_names_left() and self.value_trie.children:  # a slot needs words to copy
                 options += self.codec.separator
         return options
 

@@ -64,6 +64,7 @@ def load_table(directory: Path, *, fingerprint: str, hidden_size: int) -> Table:
     if not weights_path.is_file():
         raise ConfigError(weights_path, "table weights missing", fix="re-run `bot tune` on the skill")
     weights = next(iter(load_file(str(weights_path)).values())).float()
-    kind = TableKind.input if weights.shape[1] == hidden_size else TableKind.deep
+    guessed = TableKind.input if weights.shape[1] == hidden_size else TableKind.deep
+    kind = TableKind(manifest.get("kind", guessed))
     return Table(weights=weights, kind=kind, fingerprint=fingerprint, version=manifest.get("data_hash", "") +
                  str(manifest.get("created", "")))

@@ -18,8 +18,10 @@ from pathlib import Path
 import torch
 from peft import (PeftModel, PrefixTuningConfig, PromptEncoderConfig, PromptTuningConfig,
                   PromptTuningInit, TaskType, get_peft_model)
+from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from bot.errors import DataError
 from bot.config import PromptMode, SkillConfig, TableMethod, TuningConfig
 from bot.model.base import BaseModel
 from bot.model.decoding import FrameCodec
@@ -122,6 +124,9 @@ def tune_table(base: BaseModel, skill: SkillConfig, examples: Sequence[Example],
                out_dir: Path, settings: TuningConfig | None = None, progress: bool = True) -> TuningResult:
     """Tune, keep the checkpoint with the best dev frame accuracy, save table + manifest."""
     settings = settings or skill.tuning
+    if not examples:
+        raise DataError(out_dir.parent / "examples.jsonl", "no examples to tune on",
+                        fix="add labelled examples (one JSON object a line) or pass --data")
     train, dev = split_dev(examples, settings.dev_fraction, settings.seed)
     tuner = _Tuner(base, skill, settings, model_dir)
     codec = FrameCodec(base.tokenizer, skill.intent_names, skill.slot_names)
@@ -134,12 +139,18 @@ def tune_table(base: BaseModel, skill: SkillConfig, examples: Sequence[Example],
 
 
 def _batches(pairs: list, size: int, seed: int):
+    """Endless shuffled batches of similar length: less padding, so more steps per minute."""
     rng = random.Random(seed)
     while True:
         order = list(range(len(pairs)))
         rng.shuffle(order)
-        for start in range(0, len(order) - size + 1, size):
-            yield [pairs[i] for i in order[start:start + size]]
+        batches = []
+        for start in range(0, len(order), size * 8):
+            chunk = sorted(order[start:start + size * 8], key=lambda i: sum(map(len, pairs[i])))
+            batches += [chunk[i:i + size] for i in range(0, len(chunk) - size + 1, size)]
+        rng.shuffle(batches)
+        for batch in batches:
+            yield [pairs[i] for i in batch]
 
 
 def _train(tuner: _Tuner, skill: SkillConfig, pairs: list, dev: list[Example], settings: TuningConfig,
@@ -152,7 +163,8 @@ def _train(tuner: _Tuner, skill: SkillConfig, pairs: list, dev: list[Example], s
     with _progress(progress) as bar:
         task = bar.add_task(f"tuning {skill.name}", total=settings.steps, loss=float("nan"), dev="-")
         for step, batch in enumerate(_batches(pairs, min(settings.batch_size, len(pairs)), settings.seed), 1):
-            loss = tuner.loss(batch)
+            with _autocast(tuner.runtime.device):
+                loss = tuner.loss(batch)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -178,6 +190,11 @@ def _train(tuner: _Tuner, skill: SkillConfig, pairs: list, dev: list[Example], s
                         dev_frame_accuracy=frame, dev_intent_accuracy=intent, dev_slot_f1=slot_f1, losses=losses)
 
 
+def _autocast(device: torch.device) -> torch.autocast:
+    """bfloat16 matmuls for the frozen model (about twice as fast on CPUs with AMX / AVX-512)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
 def _remember(tuner: _Tuner) -> None:
     tuner.best_state = {k: v.detach().clone() for k, v in tuner.encoder.state_dict().items()}
 
@@ -194,9 +211,11 @@ def _dev_scores(tuner: _Tuner, skill: SkillConfig, dev: list[Example], version: 
 
 
 def _progress(enabled: bool) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                    TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("dev {task.fields[dev]}"),
-                    TimeElapsedColumn(), TimeRemainingColumn(), disable=not enabled)
+    """Loss, dev score and ETA on stderr, so stdout stays machine-readable."""
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("dev {task.fields[dev]}"),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    return Progress(*columns, console=Console(stderr=True), disable=not enabled)
 
 
 def _save(tuner: _Tuner, result: TuningResult, out_dir: Path, base: BaseModel, settings: TuningConfig,

@@ -1,0 +1,62 @@
+"""Slot filling on a ConversationState: small steps the manager composes, each testable alone.
+
+A conversation is "pending" while `waiting_for` names a required slot the bot asked for; then
+`active_skill`, `active_intent` and `slots` hold the frame filled so far.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from bot.config import IntentConfig, SkillConfig
+from bot.types import ConversationState, Frame, HistoryEntry
+
+__all__ = ["REPLY_MEMORY", "begin", "clear_pending", "is_cancel", "missing_slot", "record",
+           "valid_frame"]
+
+REPLY_MEMORY = 32  # replies kept by turn id; redeliveries come within seconds, not 32 turns later
+
+
+def is_cancel(text: str, words: Iterable[str]) -> bool:
+    """True if the whole turn is a cancel phrase ("Never mind!" too, but not "cancel my alarm")."""
+    said = " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+    return said in {" ".join(word.lower().split()) for word in words}
+
+
+def valid_frame(frame: Frame, skill: SkillConfig) -> Frame | None:
+    """The frame with undeclared or empty slots dropped; None if its intent is not the skill's."""
+    if frame.intent not in skill.intent_names:
+        return None
+    known = set(skill.slot_names)
+    slots = {name: value.strip() for name, value in frame.slots.items()
+             if name in known and value.strip()}
+    return frame.model_copy(update={"slots": slots})
+
+
+def begin(state: ConversationState, skill: str, frame: Frame) -> None:
+    """Make `frame` the conversation's pending request, forgetting any earlier one."""
+    state.active_skill, state.active_intent = skill, frame.intent
+    state.slots, state.waiting_for = dict(frame.slots), None
+
+
+def clear_pending(state: ConversationState) -> None:
+    state.active_skill = state.active_intent = state.waiting_for = None
+    state.slots = {}
+
+
+def missing_slot(intent: IntentConfig, slots: dict[str, str]) -> str | None:
+    """The first required slot still unfilled, in the order the config lists them."""
+    return next((slot for slot in intent.required_slots if not slots.get(slot)), None)
+
+
+def record(state: ConversationState, text: str, reply: str, *, turn_id: str | None,
+           keep: int) -> None:
+    """Append the exchange to the history (the last `keep` entries stay) and count the turn."""
+    state.history = [*state.history, HistoryEntry(role="user", text=text),
+                     HistoryEntry(role="bot", text=reply)][-keep:]
+    state.turns += 1
+    if turn_id is not None:
+        state.replies[turn_id] = reply
+        for old in list(state.replies)[:-REPLY_MEMORY]:
+            del state.replies[old]

@@ -1,0 +1,131 @@
+"""What every conversation store offers: settings, the store contract, and the errors it raises."""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+from typing import Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.errors import BotError
+from bot.types import ConversationState
+
+__all__ = ["ConversationStore", "StoreError", "StoreLockLost", "StoreLockTimeout", "StoreSettings",
+           "StoreUnavailable", "redact_url"]
+
+DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+
+
+class StoreSettings(BaseModel):
+    """Which store to open and how long state, locks and network calls may last."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["memory", "redis"] = "memory"
+    url: str | None = None  # None: $REDIS_URL at open time, else DEFAULT_REDIS_URL
+    key_prefix: str = "bot:"
+    expiry_seconds: int = Field(default=86400, ge=1)
+    # A held lock expires after this long, so a crashed worker cannot block a conversation forever.
+    lock_timeout_seconds: float = Field(default=30.0, gt=0)
+    lock_wait_seconds: float = Field(default=10.0, ge=0)
+    socket_timeout_seconds: float = Field(default=2.0, gt=0)
+
+    def resolved_url(self) -> str:
+        """The URL to connect to, read when the store is opened (not when settings are built)."""
+        return self.url or os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by '***', safe to print in errors and logs."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        user = parts.username or ""
+        host = netloc.rpartition("@")[2]
+        netloc = f"{user}:***@{host}"
+    query = urlencode([(key, "***" if key.lower() == "password" else value)
+                       for key, value in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def check_ttl(ttl_seconds: int) -> int:
+    """Redis refuses a zero or negative expiry, so both stores refuse it the same way."""
+    if ttl_seconds < 1:
+        raise ValueError(f"ttl_seconds must be at least 1, got {ttl_seconds}")
+    return ttl_seconds
+
+
+class StoreError(BotError):
+    """The conversation store failed; base of the store's errors."""
+
+
+class StoreUnavailable(StoreError):
+    """The store's server cannot be reached or did not answer in time. Never silently replaced."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = redact_url(url)
+        password = urlsplit(url).password
+        if password:  # a driver message might echo the URL; the password must never be printed
+            reason = reason.replace(password, "***")
+        super().__init__(f"conversation store at {self.url} is unavailable: {reason}\n"
+                         "  fix: start redis-server or set REDIS_URL to a reachable Redis")
+
+
+class StoreLockTimeout(StoreError):
+    """Another turn of the same conversation held the lock for longer than we may wait."""
+
+    def __init__(self, conversation_id: str, waited: float) -> None:
+        self.conversation_id, self.waited = conversation_id, waited
+        super().__init__(f"conversation {conversation_id!r}: lock not acquired within {waited:g} s "
+                         "(another turn of it is still running)\n"
+                         "  fix: retry later, or raise lock_wait_seconds in the store settings")
+
+
+class StoreLockLost(StoreError):
+    """The lock expired while held: another worker may have changed the state in the meantime."""
+
+    def __init__(self, conversation_id: str, lock_timeout: float) -> None:
+        self.conversation_id = conversation_id
+        super().__init__(f"conversation {conversation_id!r}: the lock expired after {lock_timeout:g} s "
+                         "while still held, so the saved state may have raced with another turn\n"
+                         "  fix: raise lock_timeout_seconds above the slowest turn")
+
+
+class ConversationStore(ABC):
+    """Keeps conversation state between turns; every method is synchronous and may block."""
+
+    def __init__(self, settings: StoreSettings) -> None:
+        self.settings = settings
+
+    @abstractmethod
+    def lock(self, conversation_id: str) -> AbstractContextManager[None]:
+        """Exclude every other holder of this conversation (threads, and processes where shared)."""
+
+    @abstractmethod
+    def load(self, conversation_id: str) -> ConversationState:
+        """The stored state, or a fresh one if there is none or it expired."""
+
+    @abstractmethod
+    def save(self, state: ConversationState) -> None:
+        """Store the state and restart its expiry."""
+
+    @abstractmethod
+    def seen(self, key: str, ttl_seconds: int) -> bool:
+        """Mark `key` for `ttl_seconds`; True if it was already marked (de-duplication)."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the store answers."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections; the store is not used afterwards."""
+
+    def __enter__(self) -> ConversationStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
