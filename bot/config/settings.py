@@ -6,21 +6,38 @@ import os
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.errors import ConfigError
 
-__all__ = ["BotSettings", "load_settings"]
+__all__ = ["BotSettings", "StoreConfig", "load_settings"]
+
+
+class StoreConfig(BaseModel):
+    """Where conversations live: `memory` (one process) or `redis` (several workers)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["memory", "redis"] = "memory"
+    url: str | None = None  # default: $REDIS_URL, else redis://localhost:6379/0
+    key_prefix: str = "bot:"
+    expiry_seconds: int = Field(default=86400, ge=1)
 
 
 class BotSettings(BaseModel):
-    """Which base model to load and where skills live."""
+    """Which base model to load, where skills live, how conversations are kept."""
 
     model_config = ConfigDict(extra="forbid")
 
     model: str = "default"
     skills_dir: Path = Path("skills")
     device: str = "cpu"
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    fallback_reply: str = "Sorry, I can't help with that yet."
+    min_route_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+    out_of_scope_examples: Path | None = None  # texts the router learns to send to the fallback
 
 
 ENVIRONMENT = {"model": "BOT_MODEL", "skills_dir": "BOT_SKILLS_DIR", "device": "BOT_DEVICE"}

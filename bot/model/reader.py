@@ -73,6 +73,7 @@ class FrameReader:
         return grown, [t.strip() for t in texts]
 
 
+@torch.no_grad()
 def greedy_frames(runtime: Runtime, prefixes: list[PrefixKV], rows: list[list[int]],
                   decoders: list[FrameDecoder]) -> tuple[list[Frame], list[int]]:
     """Constrained greedy decoding of a batch; each row only ever takes tokens its decoder allows."""
@@ -101,6 +102,7 @@ def _choose(logits: torch.Tensor, decoder: FrameDecoder) -> int:
     return token
 
 
+@torch.no_grad()
 def greedy_line(runtime: Runtime, prefixes: list[PrefixKV], rows: list[list[int]], limit: int) -> list[str]:
     """Unconstrained greedy text for each row until a newline or the end token."""
     tokenizer = runtime.base.tokenizer

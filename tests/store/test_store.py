@@ -5,6 +5,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +26,14 @@ SPAWN = multiprocessing.get_context("spawn")
 def test_public_api_is_exported() -> None:
     for name in bot.store.__all__:
         assert hasattr(bot.store, name), name
+
+
+def test_importing_the_store_leaves_redis_unimported() -> None:
+    """A memory-store bot (and `bot new`, `bot chat`) starts without importing redis."""
+    code = ("import sys, bot.store, bot.dialogue; assert 'redis' not in sys.modules; "
+            "bot.store.open_store(bot.store.StoreSettings()); assert 'redis' not in sys.modules; "
+            "assert bot.store.RedisStore.__module__ == 'bot.store.redis' and 'redis' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 def test_state_round_trip(store: ConversationStore) -> None:

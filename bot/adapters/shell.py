@@ -1,0 +1,68 @@
+"""The terminal conversation of `bot chat`: a line in is a turn, the reply is printed.
+
+    run_shell(manager, conversation_id="local", debug=True)
+
+Translation only: what to answer is the dialogue manager's business.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from rich.console import Console
+from rich.text import Text
+
+from bot.dialogue import DialogueManager
+from bot.types import Reply, Turn
+
+__all__ = ["CHANNEL", "PROMPT", "QUIT_WORDS", "debug_line", "run_shell"]
+
+CHANNEL = "shell"
+PROMPT = "> "
+QUIT_WORDS = frozenset({"quit", "exit"})
+
+
+def run_shell(manager: DialogueManager, *, conversation_id: str, debug: bool,
+              input_fn: Callable[[str], str] = input, console: Console | None = None) -> None:
+    """Converse until end of input, 'quit'/'exit' or Ctrl-C; with `debug`, show what was understood."""
+    console = console or Console()
+    if input_fn is input:
+        _line_editing()
+    console.print(Text("Type 'quit' or press Ctrl-D to end.", style="dim"))
+    try:
+        while (line := _next_line(input_fn)) is not None:
+            reply = manager.handle(Turn(conversation_id=conversation_id, text=line, channel=CHANNEL))
+            console.print(Text(reply.text))  # Text: no markup or emoji codes read from the reply
+            if debug:
+                console.print(Text(debug_line(reply), style="dim"))
+    except (EOFError, KeyboardInterrupt):  # Ctrl-D, or Ctrl-C at the prompt or while a turn runs
+        console.print()  # the terminal's cursor is still on the prompt line
+
+
+def _next_line(input_fn: Callable[[str], str]) -> str | None:
+    """The next non-empty line, or None when the user types a quit word."""
+    while True:
+        line = input_fn(PROMPT).strip()
+        if line.lower() in QUIT_WORDS:
+            return None
+        if line:
+            return line
+
+
+def _line_editing() -> None:
+    """Arrow keys and history for `input` where the platform has readline (importing it is enough)."""
+    try:
+        import readline  # noqa: F401
+    except ImportError:
+        pass
+
+
+def debug_line(reply: Reply) -> str:
+    """What the bot understood: skill, intent, slots, confidence and the turn's time."""
+    frame = reply.frame
+    parts = [f"skill={reply.skill or '-'}", f"intent={frame.intent if frame else '-'}",
+             f"slots={json.dumps(frame.slots if frame else {}, ensure_ascii=False)}",
+             f"confidence={frame.confidence:.2f}" if frame else "confidence=-",
+             f"{reply.seconds * 1000:.1f} ms"]
+    return "  ".join(parts)

@@ -1,0 +1,136 @@
+"""The terminal adapter: scripted input lines -> a real DialogueManager (scripted understanding,
+memory store) -> what a rich Console prints."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable
+
+import pytest
+from rich.console import Console
+
+from bot.adapters import run_shell
+from bot.adapters.shell import PROMPT
+from bot.config import SkillConfig
+from bot.dialogue import DialogueManager, Rule, ScriptedUnderstanding
+from bot.store import MemoryStore
+from bot.types import Reply, Turn
+
+TIME = r"(?P<time>\d+ ?[ap]m)"
+RULES = [
+    Rule(rf"alarm( for {TIME})?", "alarms", "set_alarm"),
+    Rule(TIME, "alarms", "set_alarm", confidence=0.6),
+    Rule(r"joke", "chat", "chat"),
+]
+SKILLS = [
+    {"name": "alarms", "slots": [{"name": "time"}], "intents": [
+        {"name": "set_alarm", "required_slots": ["time"], "response": "Alarm set for {time}.",
+         "questions": {"time": "For what time?"}}]},
+    {"name": "chat", "intents": [{"name": "chat", "generate": True}]},
+]
+
+
+class Script:
+    """An `input` stand-in: hands out lines, then raises `end` (EOFError: Ctrl-D)."""
+
+    def __init__(self, lines: Iterable[str], end: type[BaseException] = EOFError) -> None:
+        self.lines, self.end, self.prompts = list(lines), end, []
+
+    def __call__(self, prompt: str) -> str:
+        self.prompts.append(prompt)
+        if not self.lines:
+            raise self.end
+        return self.lines.pop(0)
+
+
+class Spy:
+    """Records each turn the adapter hands over, then lets the real manager answer it."""
+
+    def __init__(self, manager: DialogueManager) -> None:
+        self.manager, self.turns = manager, []
+
+    def handle(self, turn: Turn) -> Reply:
+        self.turns.append(turn)
+        return self.manager.handle(turn)
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    return MemoryStore()
+
+
+@pytest.fixture
+def spy(store: MemoryStore) -> Spy:
+    skills = {raw["name"]: SkillConfig.model_validate(raw) for raw in SKILLS}
+    return Spy(DialogueManager(skills, ScriptedUnderstanding(RULES), store))
+
+
+def chat(spy: Spy, lines: Iterable[str], *, debug: bool = False, end: type[BaseException] = EOFError,
+         make_console: Callable[[io.StringIO], Console] | None = None) -> tuple[str, Script]:
+    out = io.StringIO()
+    console = (make_console or (lambda file: Console(file=file, width=200)))(out)
+    script = Script(lines, end)
+    assert run_shell(spy, conversation_id="c1", debug=debug, input_fn=script, console=console) is None
+    return out.getvalue(), script
+
+
+def test_slot_filling_asks_then_confirms(spy: Spy, store: MemoryStore) -> None:
+    shown, script = chat(spy, ["set an alarm", "7 am"])
+    question, confirmation = shown.index("For what time?"), shown.index("Alarm set for 7 am.")
+    assert question < confirmation
+    assert "skill=" not in shown  # no debug line unless asked
+    assert [(t.conversation_id, t.text, t.channel) for t in spy.turns] == [
+        ("c1", "set an alarm", "shell"), ("c1", "7 am", "shell")]
+    assert store.load("c1").turns == 2
+    assert script.prompts == [PROMPT] * 3  # two turns, then end of input
+
+
+def test_debug_shows_what_was_understood(spy: Spy) -> None:
+    shown, _ = chat(spy, ["set an alarm", "7 am", "what is love"], debug=True)
+    lines = shown.splitlines()
+    first, second = lines[lines.index("For what time?") + 1], lines[lines.index("Alarm set for 7 am.") + 1]
+    assert first.startswith("skill=alarms  intent=set_alarm  slots={}  confidence=1.00")
+    assert second.startswith('skill=alarms  intent=set_alarm  slots={"time": "7 am"}  confidence=0.60')
+    assert first.endswith(" ms") and float(first.split()[-2]) >= 0
+    out_of_scope = lines[lines.index("Sorry, I can't help with that yet.") + 1]
+    assert out_of_scope.startswith("skill=-  intent=-  slots={}  confidence=-")
+
+
+def test_debug_line_is_dim(spy: Spy) -> None:
+    shown, _ = chat(spy, ["alarm for 6 pm"], debug=True, make_console=lambda file: Console(
+        file=file, width=200, force_terminal=True, color_system="standard"))
+    assert "Alarm set for 6 pm." in shown
+    assert "\x1b[2mskill=alarms" in shown
+
+
+@pytest.mark.parametrize("end", [EOFError, KeyboardInterrupt])
+def test_end_of_input_and_ctrl_c_end_cleanly(spy: Spy, end: type[BaseException]) -> None:
+    shown, script = chat(spy, ["set an alarm"], end=end)
+    assert "For what time?" in shown and len(script.prompts) == 2
+    assert shown.endswith("For what time?\n\n")  # the cursor leaves the prompt line
+
+
+def test_ctrl_c_during_a_turn_ends_cleanly(spy: Spy) -> None:
+    def interrupted(turn: Turn) -> Reply:
+        raise KeyboardInterrupt
+
+    spy.handle = interrupted
+    chat(spy, ["set an alarm", "never read"])
+
+
+@pytest.mark.parametrize("word", ["quit", "exit", "  QUIT  "])
+def test_quit_words_end_without_reading_further(spy: Spy, word: str) -> None:
+    _, script = chat(spy, ["set an alarm", word, "7 am"])
+    assert [t.text for t in spy.turns] == ["set an alarm"]
+    assert script.lines == ["7 am"]
+
+
+def test_empty_lines_are_skipped(spy: Spy) -> None:
+    shown, _ = chat(spy, ["", "   ", "  set an alarm  ", "\t", "7 am"])
+    assert [t.text for t in spy.turns] == ["set an alarm", "7 am"]
+    assert "Alarm set for 7 am." in shown
+
+
+def test_reply_text_is_printed_literally(spy: Spy) -> None:
+    shown, _ = chat(spy, ["joke [bold]x[/bold] :smile:"])
+    assert "(chat) joke [bold]x[/bold] :smile:" in shown

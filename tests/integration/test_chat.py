@@ -1,0 +1,48 @@
+"""Integration: whole conversations through the dialogue manager on the real model and shipped skills."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.types import Turn
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def manager(real_base, monkeypatch_module):
+    from bot import cli
+
+    monkeypatch_module.chdir(REPO)
+    monkeypatch_module.setattr(cli, "_base", lambda settings: real_base)
+    return cli._manager(cli._settings())
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def test_set_an_alarm_goes_to_the_alarm_skill_with_the_time(manager):
+    reply = manager.handle(Turn(conversation_id="one-shot", text="set an alarm for 7 am"))
+    assert reply.skill == "alarm"
+    assert reply.frame.intent == "alarm_set"
+    assert reply.frame.slots.get("time") == "7 am"
+    assert "7 am" in reply.text
+
+
+def test_missing_time_is_asked_for_and_filled_next_turn(manager):
+    first = manager.handle(Turn(conversation_id="two-turns", text="set an alarm"))
+    assert first.skill == "alarm" and first.text == "For what time should I set the alarm?"
+    second = manager.handle(Turn(conversation_id="two-turns", text="6 am"))
+    assert second.skill == "alarm"
+    assert second.frame.slots.get("time") == "6 am"
+    assert "6 am" in second.text
+
+
+def test_weather_question_goes_to_the_weather_skill(manager):
+    reply = manager.handle(Turn(conversation_id="weather", text="what is the weather like in london today"))
+    assert reply.skill == "weather"
