@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.types import Turn
 
-from .conftest import REPO
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.integration
 

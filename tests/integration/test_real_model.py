@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import json
 import os
 import subprocess
@@ -14,7 +16,7 @@ from bot.skills.examples import find_value_span
 from bot.skills.skill import load_skill
 from bot.types import Frame
 
-from .conftest import REPO
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.integration
 
