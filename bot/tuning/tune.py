@@ -59,7 +59,7 @@ def split_dev(examples: Sequence[Example], fraction: float, seed: int) -> tuple[
     """A seeded train/dev split of the skill's examples for early stopping."""
     shuffled = list(examples)
     random.Random(seed).shuffle(shuffled)
-    count = min(DEV_CAP, int(len(shuffled) * fraction)) if fraction > 0 else 0
+    count = min(DEV_CAP, max(1, int(len(shuffled) * fraction))) if fraction > 0 and len(shuffled) > 1 else 0
     return shuffled[count:], shuffled[:count]
 
 
