@@ -11,7 +11,7 @@ from bot.skills.skill import Skill
 from bot.tuning.metrics import Scores, percentile, score
 from bot.types import Example
 
-__all__ = ["LATENCY_SAMPLES", "evaluate", "evaluate_modes"]
+__all__ = ["LATENCY_SAMPLES", "evaluate"]
 
 LATENCY_SAMPLES = 16  # turns read one at a time for latency; the rest run batched for speed
 
@@ -38,8 +38,3 @@ def evaluate(runtime: Runtime, skill: Skill, examples: Sequence[Example], mode: 
 
 def _ms(latencies: list[float], q: float) -> float | None:
     return percentile(latencies, q) * 1000 if latencies else None
-
-
-def evaluate_modes(runtime: Runtime, skill: Skill, examples: Sequence[Example], modes: Sequence[PromptMode],
-                   **kwargs) -> dict[str, Scores]:
-    return {mode.value: evaluate(runtime, skill, examples, mode, **kwargs) for mode in modes}

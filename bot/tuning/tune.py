@@ -9,14 +9,15 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
-from peft import (PeftModel, PrefixTuningConfig, PromptEncoderConfig, PromptTuningConfig,
+from peft import (PrefixTuningConfig, PromptEncoderConfig, PromptTuningConfig,
                   PromptTuningInit, TaskType, get_peft_model)
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -234,6 +235,5 @@ def _save(tuner: _Tuner, result: TuningResult, out_dir: Path, base: BaseModel, s
     }
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     if out_dir.exists():
-        import shutil
         shutil.rmtree(out_dir)
     staging.rename(out_dir)  # an interrupted run never leaves a half-written table behind
