@@ -1,8 +1,11 @@
-"""Constrained decoding of a frame: ` Intent | slot = words copied from the message` then end.
+"""Constrained decoding of a frame: ` Intent | words copied from the message = slot` then end.
 
 Each piece is tokenised on its own, both for the tuning target and for the decoder's tries, so
 what the model learns to emit is exactly what the decoder allows: intents from the closed set,
-slot names from the skill's set (each at most once), values copied as word spans of the message.
+values copied as word spans of the message, in the order they occur and never overlapping (as a
+slot tagger reads them), each followed by its slot name from the skill's set (each at most once).
+Value first: the model points at the words, then names them with the words in view. The same
+allowed sets give tuning its loss (`FrameCodec.choices`), so what is trained is what is decoded.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ from dataclasses import dataclass, field
 
 from transformers import PreTrainedTokenizerBase
 
-from bot.skills.prompts import slot_position
+from bot.skills.prompts import ordered_slots
 from bot.types import Frame
 
-__all__ = ["FrameCodec", "FrameDecoder", "MAX_SPAN_WORDS"]
+__all__ = ["FRAME_FORMAT", "FrameCodec", "FrameDecoder", "MAX_SPAN_WORDS"]
 
+FRAME_FORMAT = "value-first/1"  # in every table's manifest: a table only reads the format it learned
 MAX_SPAN_WORDS = 12
 SEPARATOR = " |"
 EQUALS = " ="
@@ -27,16 +31,20 @@ class _Node:
     children: dict[int, "_Node"] = field(default_factory=dict)
     names: set[str] = field(default_factory=set)  # every name that passes through this node
     ends: str | None = None  # the name that ends exactly here
+    last_start: int = -1  # values: the latest word index a span through this node may start at
 
 
-def _trie(pieces: dict[str, list[int]]) -> _Node:
+def _trie(pieces: dict[str, list[int]], starts: dict[str, list[int]] | None = None) -> _Node:
     root = _Node()
     for name, ids in pieces.items():
+        latest = max(starts[name]) if starts else -1
         node = root
         node.names.add(name)
+        node.last_start = max(node.last_start, latest)
         for token in ids:
             node = node.children.setdefault(token, _Node())
             node.names.add(name)
+            node.last_start = max(node.last_start, latest)
         node.ends = name
     return root
 
@@ -60,50 +68,76 @@ class FrameCodec:
     def encode(self, intent: str, slots: dict[str, str], text: str) -> list[int]:
         """Target token ids for a gold frame; slots in the order their values occur in the text."""
         ids = self._piece(" " + intent)
-        for name, value in sorted(slots.items(), key=lambda item: slot_position(text, item[1])):
-            ids += self.separator + self._piece(" " + name) + self.equals + self._piece(" " + value)
+        for name, value, _ in ordered_slots(text, slots):
+            ids += self.separator + self._piece(" " + value) + self.equals + self._piece(" " + name)
         return ids + [self.end]
 
     def decoder(self, text: str) -> "FrameDecoder":
         words = text.split()
-        spans = {}
+        spans: dict[str, list[int]] = {}
+        starts: dict[str, list[int]] = {}
         for start in range(len(words)):
             for stop in range(start + 1, min(len(words), start + MAX_SPAN_WORDS) + 1):
                 value = " ".join(words[start:stop])
-                ids = spans.setdefault(value, self._piece(" " + value))
-                if self.end in ids or self.separator[0] in ids:  # would be read as the frame's syntax
-                    del spans[value]
-        return FrameDecoder(self, _trie(spans))
+                if value not in spans:
+                    ids = self._piece(" " + value)
+                    if {self.end, self.separator[0], self.equals[0]} & set(ids):  # read as the frame's syntax
+                        continue
+                    spans[value] = ids
+                starts.setdefault(value, []).append(start)
+        return FrameDecoder(self, _trie(spans, starts), starts)
+
+    def choices(self, text: str, target: list[int]) -> list[list[int]] | None:
+        """The tokens the decoder allows before each target token (the tuning loss normalises over
+        them); None when the decoder cannot produce the target (e.g. a value longer than a span)."""
+        decoder, options = self.decoder(text), []
+        for token in target:
+            allowed = decoder.allowed()
+            if decoder.done or token not in allowed:
+                return None
+            options.append(allowed)
+            decoder.advance(token, 0.0)
+        return options
 
 
 class FrameDecoder:
     """Per-message state machine: which tokens may come next, and the frame once finished."""
 
-    def __init__(self, codec: FrameCodec, value_trie: _Node) -> None:
-        self.codec, self.value_trie = codec, value_trie
+    def __init__(self, codec: FrameCodec, value_trie: _Node, starts: dict[str, list[int]]) -> None:
+        self.codec, self.value_trie, self.starts = codec, value_trie, starts
+        self.next_word = 0  # values start at or after this word: in text order, no overlap
         self.state = "intent"
         self.node = codec.intent_trie
         self.intent: str | None = None
         self.intent_logprob = 0.0
         self.slots: dict[str, str] = {}
-        self.pending_slot: str | None = None
+        self.pending_value: str | None = None
         self.done = False
 
     def allowed(self) -> list[int]:
         """Token ids allowed next; never empty until done."""
+        if self.state == "value":
+            options = [t for t, child in self.node.children.items() if child.last_start >= self.next_word]
+            placeable = self.node.ends is not None and self._start(self.node.ends) is not None
+            return options + (self.codec.equals if placeable else [])
         if self.state == "slot":
-            unused = [t for t, child in self.node.children.items() if child.names - self.slots.keys()]
-            ends_unused = self.node.ends is not None and self.node.ends not in self.slots
-            return unused + (self.codec.equals if ends_unused else [])
-        options = list(self.node.children)
-        if self.node.ends is not None:
-            options.append(self.codec.end)
-            if self._slot_names_left() and self.value_trie.children:  # a slot needs words to copy
-                options += self.codec.separator
+            options = [t for t, child in self.node.children.items() if child.names - self.slots.keys()]
+            if self.node.ends is None or self.node.ends in self.slots:
+                return options
+            names_left = self.codec.slot_trie.names - self.slots.keys() - {self.node.ends}
+        else:
+            options = list(self.node.children)
+            if self.node.ends is None:
+                return options
+            names_left = self.codec.slot_trie.names
+        options.append(self.codec.end)
+        if names_left and self.value_trie.last_start >= self.next_word:
+            options += self.codec.separator  # another slot needs a name and words left to copy
         return options
 
-    def _slot_names_left(self) -> bool:
-        return bool(self.codec.slot_trie.names - self.slots.keys() - {self.pending_slot})
+    def _start(self, value: str) -> int | None:
+        """Where `value` would start: its first place at or after `next_word`."""
+        return next((s for s in self.starts.get(value, ()) if s >= self.next_word), None)
 
     def advance(self, token: int, logprob: float) -> None:
         """Consume the chosen token (which must come from `allowed()`); logprob feeds confidence."""
@@ -111,8 +145,10 @@ class FrameDecoder:
             self.intent_logprob += logprob
         if token in self.node.children:
             self.node = self.node.children[token]
-        elif self.state == "slot":  # the equals sign closes the slot name
-            self.pending_slot, self.state, self.node = self.node.ends, "value", self.value_trie
+        elif self.state == "value":  # the equals sign closes the value; its name follows
+            self.pending_value = self.node.ends
+            self.next_word = self._start(self.pending_value) + len(self.pending_value.split())
+            self.state, self.node = "slot", self.codec.slot_trie
         else:
             self._finish_piece(token)
 
@@ -120,12 +156,12 @@ class FrameDecoder:
         if self.state == "intent":
             self.intent = self.node.ends
         else:
-            self.slots[self.pending_slot] = self.node.ends
-            self.pending_slot = None
+            self.slots[self.node.ends] = self.pending_value
+            self.pending_value = None
         if token == self.codec.end:
             self.done = True
         else:
-            self.state, self.node = "slot", self.codec.slot_trie
+            self.state, self.node = "value", self.value_trie
 
     def frame(self) -> Frame:
         return Frame(intent=self.intent or "", slots=dict(self.slots),

@@ -43,6 +43,7 @@ class Runtime:
         self.kv_heads = getattr(config, "num_key_value_heads", config.num_attention_heads)
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
         self.device = next(self.model.parameters()).device
+        self.dtype = next(self.model.parameters()).dtype
         self.embed = self.model.get_input_embeddings()
         self.decoder = self.model.get_decoder()
         self.lm_head = self.model.get_output_embeddings()
@@ -51,13 +52,13 @@ class Runtime:
     # --- prefixes -------------------------------------------------------------------------
     def empty_prefix(self) -> PrefixKV:
         shape = (1, self.kv_heads, 0, self.head_dim)
-        empty = [torch.zeros(shape, device=self.device) for _ in range(self.layers)]
+        empty = [torch.zeros(shape, device=self.device, dtype=self.dtype) for _ in range(self.layers)]
         return PrefixKV(keys=empty, values=list(empty), next_position=0)
 
     def table_prefix(self, weights: torch.Tensor) -> PrefixKV:
         """A deep table as keys/values (differentiable): row i = token i at every layer."""
         n = weights.shape[0]
-        per_layer = weights.view(n, self.layers * 2, self.kv_heads, self.head_dim).permute(1, 2, 0, 3)
+        per_layer = weights.to(self.dtype).view(n, self.layers * 2, self.kv_heads, self.head_dim).permute(1, 2, 0, 3)
         keys = [per_layer[2 * i].unsqueeze(0) for i in range(self.layers)]
         values = [per_layer[2 * i + 1].unsqueeze(0) for i in range(self.layers)]
         # text follows the virtual tokens, as it followed the text a deep table may be initialised from
@@ -69,7 +70,7 @@ class Runtime:
         weights = table.weights if isinstance(table, Table) else table
         kind = table.kind if isinstance(table, Table) else kind
         start = self.table_prefix(weights) if kind == TableKind.deep else self.empty_prefix()
-        parts = [weights.unsqueeze(0)] if kind == TableKind.input else []
+        parts = [weights.unsqueeze(0).to(self.dtype)] if kind == TableKind.input else []
         if text_ids:
             parts.append(self.embed(torch.tensor([text_ids], device=self.device)))
         if not parts:

@@ -17,6 +17,7 @@ import torch
 from safetensors.torch import load_file
 
 from bot.errors import ConfigError, TableMismatchError
+from bot.model.decoding import FRAME_FORMAT
 
 __all__ = ["MANIFEST", "Table", "TableKind", "load_table", "read_manifest"]
 
@@ -60,6 +61,10 @@ def load_table(directory: Path, *, fingerprint: str, hidden_size: int) -> Table:
             f"(fingerprint {manifest.get('base_fingerprint')}), but the loaded model's fingerprint "
             f"is {fingerprint}\n  fix: load that model, or re-tune the skill with `bot tune`"
         )
+    if manifest.get("frame_format") != FRAME_FORMAT:
+        raise TableMismatchError(
+            f"{directory}: table was tuned to write frames as {manifest.get('frame_format', 'slot-first/0')!r}, "
+            f"but this version reads {FRAME_FORMAT!r}\n  fix: re-tune the skill with `bot tune`")
     weights_path = directory / ADAPTER_WEIGHTS
     if not weights_path.is_file():
         raise ConfigError(weights_path, "table weights missing", fix="re-run `bot tune` on the skill")

@@ -13,20 +13,38 @@ from bot.config import PromptMode, SkillConfig
 from bot.types import Example
 
 __all__ = [
-    "frame_text", "pick_demonstrations", "prompt_prefix", "reasoning_text", "slot_position", "turn_text",
+    "frame_text", "ordered_slots", "pick_demonstrations", "prompt_prefix", "reasoning_text", "turn_text",
 ]
 
 
 def frame_text(intent: str, slots: dict[str, str], text: str) -> str:
-    """The frame as the model writes it, e.g. ` PlayMusic | artist = miles davis`."""
-    ordered = sorted(slots.items(), key=lambda item: slot_position(text, item[1]))
-    return " " + intent + "".join(f" | {name} = {value}" for name, value in ordered)
+    """The frame as the model writes it, e.g. ` PlayMusic | miles davis = artist`."""
+    ordered = ordered_slots(text, slots)
+    return " " + intent + "".join(f" | {value} = {name}" for name, value, _ in ordered)
 
 
-def slot_position(text: str, value: str) -> int:
-    """Where a value starts in the text (unknown values last): frames list slots in this order."""
-    index = text.find(value)
-    return index if index >= 0 else len(text)
+def ordered_slots(text: str, slots: dict[str, str]) -> list[tuple[str, str, int]]:
+    """(name, value, first word) in reading order, each value placed after the one before it,
+    as the decoder reads them; a repeated value ("6 out of 6") takes its next occurrence."""
+    words, left, placed, cursor = text.split(), dict(slots), [], 0
+    while left:
+        found = {name: _span_start(words, value.split(), cursor) for name, value in left.items()}
+        name = min(left, key=lambda n: (found[n] is None, found[n] or 0))  # ties keep the given order
+        start = found[name]
+        value = left.pop(name)
+        if start is None:  # not after the others: kept, but the decoder could not produce it
+            placed.append((name, value, len(words)))
+            continue
+        placed.append((name, value, start))
+        cursor = start + len(value.split())
+    return placed
+
+
+def _span_start(words: list[str], wanted: list[str], cursor: int) -> int | None:
+    for start in range(cursor, len(words) - len(wanted) + 1):
+        if wanted and words[start:start + len(wanted)] == wanted:
+            return start
+    return None
 
 
 def reasoning_text(example: Example, config: SkillConfig) -> str:
@@ -62,8 +80,8 @@ def _instructions(config: SkillConfig) -> str:
     slots = "\n".join(f"- {s.name}: {s.description}".rstrip(": ") for s in config.slots) or "- (none)"
     return (
         f"{config.description or config.name}\n"
-        "Read the user's message. Write its intent, then each slot found in it as "
-        "'| slot = words copied from the message'.\n"
+        "Read the user's message. Write its intent, then each slot found in it, in order, as "
+        "'| words copied from the message = slot'.\n"
         f"Intents:\n{intents}\nSlots:\n{slots}\n"
     )
 

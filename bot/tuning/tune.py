@@ -6,13 +6,14 @@ the project's own runtime, the same one evaluation and serving use, so what is t
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import random
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from bot.errors import DataError
 from bot.config import PromptMode, SkillConfig, TableMethod, TuningConfig
 from bot.model.base import BaseModel
-from bot.model.decoding import FrameCodec
+from bot.model.decoding import FRAME_FORMAT, FrameCodec
 from bot.model.reader import FrameReader
 from bot.model.runtime import Runtime
 from bot.model.tables import MANIFEST, Table, TableKind
@@ -75,12 +76,18 @@ def _peft_config(settings: TuningConfig, skill: SkillConfig, model_dir: str) -> 
 
 
 class _Tuner:
-    """Holds the peft wrapper and turns its encoder's output into this runtime's table."""
+    """Holds the peft wrapper and turns its encoder's output into this runtime's table.
+
+    The frozen model runs its training passes from a bfloat16 copy: casting fp32 weights on every
+    step (autocast) took a sixth of a step on CPU. Dev checks read through the model as served.
+    """
 
     def __init__(self, base: BaseModel, skill: SkillConfig, settings: TuningConfig, model_dir: str) -> None:
         torch.manual_seed(settings.seed)
         self.base, self.settings = base, settings
         self.runtime = Runtime(base)
+        self.train_runtime = Runtime(replace(base, model=_frozen_copy(base.model, torch.bfloat16)))
+        self.codec = FrameCodec(base.tokenizer, skill.intent_names, skill.slot_names)
         self.peft = get_peft_model(base.model, _peft_config(settings, skill, model_dir))
         self.encoder = self.peft.prompt_encoder["default"]
         self.indices = self.peft.prompt_tokens["default"][: settings.virtual_tokens].to(self.runtime.device)
@@ -101,19 +108,29 @@ class _Tuner:
     def weights(self) -> torch.Tensor:
         return self.encoder(self.indices)  # [n, width]; through the MLP for p-tuning
 
-    def loss(self, batch: Sequence[tuple[list[int], list[int]]]) -> torch.Tensor:
-        """Cross-entropy on the answer tokens only (the message is context, not a target)."""
-        prefix = self.runtime.prefix(self.weights(), [], kind=self.kind)
-        rows = [turn + target for turn, target in batch]
-        hidden, _, _, _ = self.runtime.forward([prefix] * len(rows), rows)
+    def loss(self, batch: Sequence["_Pair"]) -> torch.Tensor:
+        """Cross-entropy on the answer tokens only, each normalised over the tokens the constrained
+        decoder allows there (as decoding is); forced tokens teach nothing and are skipped."""
+        prefix = self.train_runtime.prefix(self.weights(), [], kind=self.kind)
+        hidden, _, _, _ = self.train_runtime.forward([prefix] * len(batch), [p.turn + p.target for p in batch])
         width = hidden.shape[1]
-        picks, labels = [], []
-        for i, (_, target) in enumerate(batch):
-            start = width - len(target) - 1  # the position before each target token predicts it
-            picks.append(hidden[i, start:start + len(target)])
-            labels += target
-        logits = self.runtime.logits(torch.cat(picks))
-        return torch.nn.functional.cross_entropy(logits, torch.tensor(labels, device=logits.device))
+        rows, columns, labels, options = [], [], [], []
+        for i, pair in enumerate(batch):
+            start = width - len(pair.target) - 1  # the position before each target token predicts it
+            for j, (token, allowed) in enumerate(zip(pair.target, pair.options)):
+                if len(allowed) > 1:
+                    rows.append(i), columns.append(start + j), labels.append(token), options.append(allowed)
+        if not labels:
+            return hidden.sum() * 0.0
+        vocabulary = sorted(set().union(*options))
+        place = {token: n for n, token in enumerate(vocabulary)}
+        weight = self.train_runtime.lm_head.weight[vocabulary].float()
+        logits = hidden[rows, columns].float() @ weight.T
+        blocked = torch.full_like(logits, float("-inf"))
+        for n, allowed in enumerate(options):
+            blocked[n, [place[t] for t in allowed]] = 0.0
+        target = torch.tensor([place[t] for t in labels], device=logits.device)
+        return torch.nn.functional.cross_entropy(logits + blocked, target)
 
     def snapshot(self, version: str) -> Table:
         with torch.no_grad():
@@ -130,13 +147,39 @@ def tune_table(base: BaseModel, skill: SkillConfig, examples: Sequence[Example],
                         fix="add labelled examples (one JSON object a line) or pass --data")
     train, dev = split_dev(examples, settings.dev_fraction, settings.seed)
     tuner = _Tuner(base, skill, settings, model_dir)
-    codec = FrameCodec(base.tokenizer, skill.intent_names, skill.slot_names)
-    encode = lambda e: (base.tokenizer.encode(turn_text(e.text, PromptMode.tuned), add_special_tokens=False),
-                        codec.encode(e.intent, e.slots, e.text))
-    pairs = [encode(e) for e in train]
+    pairs = [_Pair(e, base.tokenizer.encode(turn_text(e.text, PromptMode.tuned), add_special_tokens=False),
+                   tuner.codec) for e in train]
     result = _train(tuner, skill, pairs, dev, settings, progress)
     _save(tuner, result, out_dir, base, settings, data_hash(examples))
     return result
+
+
+class _Pair:
+    """One training example as token ids; the decoder's allowed sets are worked out on first use."""
+
+    def __init__(self, example: Example, turn: list[int], codec: FrameCodec) -> None:
+        self.example, self.turn, self.codec = example, turn, codec
+        self.target = codec.encode(example.intent, example.slots, example.text)
+        self._options: list[list[int]] | None = None
+
+    @property
+    def options(self) -> list[list[int]]:
+        if self._options is None:
+            found = self.codec.choices(self.example.text, self.target)
+            # a target the decoder cannot produce (a value longer than MAX_SPAN_WORDS words, values
+            # out of reading order) would teach what can never be decoded: all forced, no loss
+            self._options = found or [[token] for token in self.target]
+        return self._options
+
+    def __len__(self) -> int:
+        return len(self.turn) + len(self.target)
+
+
+def _frozen_copy(model: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:
+    """A copy of the frozen model in `dtype` (the original stays as loaded, for serving)."""
+    twin = copy.deepcopy(model).to(dtype)
+    twin.requires_grad_(False)
+    return twin
 
 
 def _batches(pairs: list, size: int, seed: int):
@@ -147,7 +190,7 @@ def _batches(pairs: list, size: int, seed: int):
         rng.shuffle(order)
         batches = []
         for start in range(0, len(order), size * 8):
-            chunk = sorted(order[start:start + size * 8], key=lambda i: sum(map(len, pairs[i])))
+            chunk = sorted(order[start:start + size * 8], key=lambda i: len(pairs[i]))
             batches += [chunk[i:i + size] for i in range(0, len(chunk) - size + 1, size)]
         rng.shuffle(batches)
         for batch in batches:
@@ -164,8 +207,7 @@ def _train(tuner: _Tuner, skill: SkillConfig, pairs: list, dev: list[Example], s
     with _progress(progress) as bar:
         task = bar.add_task(f"tuning {skill.name}", total=settings.steps, loss=float("nan"), dev="-")
         for step, batch in enumerate(_batches(pairs, min(settings.batch_size, len(pairs)), settings.seed), 1):
-            with _autocast(tuner.runtime.device):
-                loss = tuner.loss(batch)
+            loss = tuner.loss(batch)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -189,11 +231,6 @@ def _train(tuner: _Tuner, skill: SkillConfig, pairs: list, dev: list[Example], s
     frame, intent, slot_f1 = best[2]
     return TuningResult(table=best[1], steps=step, seconds=time.perf_counter() - began,
                         dev_frame_accuracy=frame, dev_intent_accuracy=intent, dev_slot_f1=slot_f1, losses=losses)
-
-
-def _autocast(device: torch.device) -> torch.autocast:
-    """bfloat16 matmuls for the frozen model (about twice as fast on CPUs with AMX / AVX-512)."""
-    return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
 def _remember(tuner: _Tuner) -> None:
@@ -227,7 +264,8 @@ def _save(tuner: _Tuner, result: TuningResult, out_dir: Path, base: BaseModel, s
     tuner.peft.save_pretrained(staging)
     manifest = {
         "base_model": base.name, "base_fingerprint": base.fingerprint, "method": settings.method.value,
-        "kind": tuner.kind.value, "virtual_tokens": settings.virtual_tokens, "data_hash": hashed,
+        "kind": tuner.kind.value, "virtual_tokens": settings.virtual_tokens, "frame_format": FRAME_FORMAT,
+        "data_hash": hashed,
         "steps": result.steps, "tuning_seconds": round(result.seconds, 1),
         "dev": {"frame_accuracy": result.dev_frame_accuracy, "intent_accuracy": result.dev_intent_accuracy,
                 "slot_f1": result.dev_slot_f1},

@@ -48,7 +48,7 @@ def feed(decoder: FrameDecoder, ids: list[int]) -> FrameDecoder:
 
 def fresh(decoder: FrameDecoder) -> FrameDecoder:
     """A new decoder for the same message (reuses the message's value trie)."""
-    return FrameDecoder(decoder.codec, decoder.value_trie)
+    return FrameDecoder(decoder.codec, decoder.value_trie, decoder.starts)
 
 
 def word_spans(text: str) -> set[str]:
@@ -88,7 +88,7 @@ def test_encode_ends_with_eos_and_decodes_to_the_frame_text(codec, tokenizer, in
 
 def test_encode_lists_slots_in_text_order(codec, tokenizer):
     ids = codec.encode("weather", {"time": "today", "place": "london"}, "is it raining in london today")
-    assert tokenizer.decode(ids[:-1]) == " weather | place = london | time = today"
+    assert tokenizer.decode(ids[:-1]) == " weather | london = place | today = time"
 
 
 @pytest.mark.parametrize(("intent", "slots", "text"), GOLD)
@@ -130,11 +130,65 @@ def test_random_walks_always_end_in_a_valid_frame(tricky_codec):
             for name, value in frame.slots.items():
                 assert value in spans, (text, name, value)
                 assert len(value.split()) <= MAX_SPAN_WORDS
+            assert _in_order_without_overlap(text, list(frame.slots.values())), (text, frame.slots)
             assert taken[-1] == tricky_codec.end and taken.count(tricky_codec.end) == 1
             assert taken.count(tricky_codec.separator[0]) == len(frame.slots)  # each slot named once
             seen_intents.add(frame.intent)
             seen_slots |= set(frame.slots)
     assert seen_intents == intents and seen_slots == slots
+
+
+def _in_order_without_overlap(text: str, values: list[str]) -> bool:
+    """Each value can be placed after the previous one (greedy earliest placement)."""
+    words, cursor = text.split(), 0
+    for value in values:
+        wanted = value.split()
+        starts = [s for s in range(cursor, len(words) - len(wanted) + 1) if words[s:s + len(wanted)] == wanted]
+        if not starts:
+            return False
+        cursor = starts[0] + len(wanted)
+    return True
+
+
+def test_values_come_in_text_order_and_never_overlap(codec, tokenizer):
+    text = "is it raining in london today"
+    decoder = feed(codec.decoder(text), pieces(tokenizer, " weather") + codec.separator
+                   + pieces(tokenizer, " london") + codec.equals + pieces(tokenizer, " place") + codec.separator)
+    allowed = decoder.allowed()
+    assert pieces(tokenizer, " today")[0] in allowed
+    for earlier in (" raining", " london", " it"):  # before or inside the value already read
+        assert pieces(tokenizer, earlier)[0] not in allowed
+
+
+def test_repeated_value_takes_its_next_occurrence(codec, tokenizer):
+    text = "rate it 6 out of 6"
+    slots = {"place": "6", "time": "6"}
+    decoder = feed(codec.decoder(text), codec.encode("weather", slots, text))
+    assert decoder.frame().slots == slots
+
+
+def test_no_separator_once_the_message_is_read_to_its_end(codec, tokenizer):
+    decoder = feed(codec.decoder("wake me at 7"), pieces(tokenizer, " set_alarm") + codec.separator
+                   + pieces(tokenizer, " 7") + codec.equals + pieces(tokenizer, " time"))
+    allowed = decoder.allowed()
+    assert codec.end in allowed and codec.separator[0] not in allowed
+
+
+@pytest.mark.parametrize(("intent", "slots", "text"), GOLD)
+def test_choices_list_what_the_decoder_allows_before_each_gold_token(codec, intent, slots, text):
+    target = codec.encode(intent, slots, text)
+    options = codec.choices(text, target)
+    assert options is not None and len(options) == len(target)
+    decoder = codec.decoder(text)
+    for token, allowed in zip(target, options):
+        assert token in allowed and allowed == decoder.allowed()
+        decoder.advance(token, 0.0)
+
+
+def test_choices_is_none_for_a_target_the_decoder_cannot_produce(codec, tokenizer):
+    text = "is it raining in london today"
+    target = codec.encode("weather", {"place": "paris"}, text)  # not a span of the message
+    assert codec.choices(text, target) is None
 
 
 def test_values_containing_the_separator_are_never_allowed(tricky_codec, tokenizer):
@@ -182,26 +236,26 @@ def test_shorter_intent_can_end_where_longer_goes_on(tricky_codec, tokenizer):
 def test_slot_names_that_token_prefix_others_are_both_reachable(tricky_codec, tokenizer, slot):
     assert pieces(tokenizer, " timeofday")[:1] == pieces(tokenizer, " time")
     text = "wake me at 7"
-    ids = (pieces(tokenizer, " set") + tricky_codec.separator + pieces(tokenizer, " " + slot)
-           + tricky_codec.equals + pieces(tokenizer, " 7") + [tricky_codec.end])
+    ids = (pieces(tokenizer, " set") + tricky_codec.separator + pieces(tokenizer, " 7")
+           + tricky_codec.equals + pieces(tokenizer, " " + slot) + [tricky_codec.end])
     decoder = feed(tricky_codec.decoder(text), ids)
     assert decoder.frame().slots == {slot: "7"}
 
 
 def test_used_slot_is_not_offered_again_but_its_longer_sibling_is(tricky_codec, tokenizer):
-    decoder = feed(tricky_codec.decoder("wake me at 7"),
-                   pieces(tokenizer, " set") + tricky_codec.separator + pieces(tokenizer, " time")
-                   + tricky_codec.equals + pieces(tokenizer, " 7") + tricky_codec.separator
-                   + pieces(tokenizer, " time"))
+    decoder = feed(tricky_codec.decoder("wake me at 7 tonight"),
+                   pieces(tokenizer, " set") + tricky_codec.separator + pieces(tokenizer, " 7")
+                   + tricky_codec.equals + pieces(tokenizer, " time") + tricky_codec.separator
+                   + pieces(tokenizer, " tonight") + tricky_codec.equals + pieces(tokenizer, " time"))
     allowed = decoder.allowed()
-    assert tricky_codec.equals[0] not in allowed  # `time` is used
+    assert tricky_codec.end not in allowed and tricky_codec.separator[0] not in allowed  # `time` is used
     assert pieces(tokenizer, " timeofday")[1] in allowed  # `timeofday` is not
 
 
 def test_separator_is_not_offered_once_every_slot_is_used(tokenizer):
     codec = FrameCodec(tokenizer, ["go"], ["a"])
-    decoder = feed(codec.decoder("x y"), pieces(tokenizer, " go") + codec.separator + pieces(tokenizer, " a")
-                   + codec.equals + pieces(tokenizer, " x"))
+    decoder = feed(codec.decoder("x y"), pieces(tokenizer, " go") + codec.separator + pieces(tokenizer, " x")
+                   + codec.equals + pieces(tokenizer, " a"))
     assert codec.separator[0] not in decoder.allowed() and codec.end in decoder.allowed()
 
 

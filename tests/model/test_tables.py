@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 
 from bot.config import PromptMode, TableMethod, TuningConfig
 from bot.errors import ConfigError, TableMismatchError
+from bot.model.decoding import FRAME_FORMAT
 from bot.model.base import load_base_model
 from bot.model.reader import FrameReader
 from bot.model.tables import TableKind, load_table, read_manifest
@@ -113,6 +114,19 @@ def test_other_fingerprint_is_refused_with_a_fix(tuned, tiny_base):
     assert "fix:" in message and "bot tune" in message
 
 
+def test_table_of_another_frame_format_is_refused_with_a_fix(tuned, tiny_base, tmp_path):
+    import shutil
+
+    _, table_dir, _ = tuned[TableMethod.deep_prompt]
+    old = tmp_path / "table"
+    shutil.copytree(table_dir, old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    del manifest["frame_format"]  # a table from before the value-first frame format
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(TableMismatchError, match="slot-first/0.*\n  fix: re-tune"):
+        load_table(old, fingerprint=tiny_base.fingerprint, hidden_size=tiny_base.model.config.hidden_size)
+
+
 def test_folder_without_manifest_raises_config_error(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load_table(tmp_path, fingerprint="x", hidden_size=32)
@@ -120,7 +134,7 @@ def test_folder_without_manifest_raises_config_error(tmp_path):
 
 
 def test_manifest_without_weights_raises_config_error(tmp_path):
-    (tmp_path / "manifest.json").write_text(json.dumps({"base_fingerprint": "x"}))
+    (tmp_path / "manifest.json").write_text(json.dumps({"base_fingerprint": "x", "frame_format": FRAME_FORMAT}))
     with pytest.raises(ConfigError) as caught:
         load_table(tmp_path, fingerprint="x", hidden_size=32)
     assert caught.value.path.endswith("adapter_model.safetensors") and caught.value.fix
