@@ -2,15 +2,18 @@
 
 Routing is itself a tuned skill whose intents are the skill names (plus `out_of_scope`): adding a
 skill re-tunes only this small router table (`bot tune --router`), never the other skills.
+Reads from concurrent conversations go through one `ReadBatcher` (rows of different skills in one
+batch); each skill's prefix comes from a `ReaderCache`.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 
 from bot.dialogue.understanding import Route
-from bot.model.reader import FrameReader, greedy_line, reader_for
+from bot.model.batching import ReadBatcher
+from bot.model.prefix_cache import ReaderCache
+from bot.model.reader import greedy_line
 from bot.model.runtime import Runtime
 from bot.skills.skill import Skill
 from bot.types import Frame, HistoryEntry
@@ -25,31 +28,25 @@ class ModelUnderstanding:
     """Routes, reads and generates with per-skill readers whose prefixes are computed once."""
 
     def __init__(self, runtime: Runtime, skills: Mapping[str, Skill], *, router: Skill | None = None,
-                 min_route_confidence: float = 0.5, history_tokens: int = 256) -> None:
+                 min_route_confidence: float = 0.5, history_tokens: int = 256,
+                 batcher: ReadBatcher | None = None, readers: ReaderCache | None = None) -> None:
         self.runtime, self.skills, self.router = runtime, dict(skills), router
         self.min_route_confidence, self.history_tokens = min_route_confidence, history_tokens
-        self._readers: dict[str, FrameReader] = {}
-        self._lock = threading.Lock()  # one forward pass at a time on the shared model
-
-    def _reader(self, name: str, skill: Skill) -> FrameReader:
-        if name not in self._readers:
-            self._readers[name] = reader_for(self.runtime, skill)
-        return self._readers[name]
+        self.batcher = batcher or ReadBatcher()
+        self.readers = readers or ReaderCache(runtime)
 
     def route(self, text: str, history: Sequence[HistoryEntry]) -> Route:
         if self.router is None:
             if len(self.skills) == 1:
                 return Route(next(iter(self.skills)), 1.0)
             raise RuntimeError("several skills but no router table; run `bot tune --router`")
-        with self._lock:
-            frame = self._reader("_router", self.router).read([text])[0].frame
+        frame = self.batcher.read(self.readers.get(self.router), text).frame
         if frame.intent == OUT_OF_SCOPE or frame.confidence < self.min_route_confidence:
             return Route(None, frame.confidence)
         return Route(frame.intent, frame.confidence)
 
     def read(self, skill: str, text: str, history: Sequence[HistoryEntry]) -> Frame:
-        with self._lock:
-            return self._reader(skill, self.skills[skill]).read([text])[0].frame
+        return self.batcher.read(self.readers.get(self.skills[skill]), text).frame
 
     def generate(self, skill: str, text: str, history: Sequence[HistoryEntry]) -> str:
         """A free reply in the skill's voice, with as much recent history as the budget allows."""
@@ -62,7 +59,7 @@ class ModelUnderstanding:
                 break
             kept.insert(0, line)
         prompt = f"{config.description}\n" + "\n".join([*kept, f"User: {text}", "Bot:"])
-        with self._lock:
-            ids = tokenizer.encode(prompt, add_special_tokens=False)
-            empty = self.runtime.empty_prefix()
-            return greedy_line(self.runtime, [empty], [ids], GENERATE_TOKENS)[0].strip()
+        ids = tokenizer.encode(prompt, add_special_tokens=False)
+        empty = self.runtime.empty_prefix()
+        return self.batcher.exclusive(
+            lambda: greedy_line(self.runtime, [empty], [ids], GENERATE_TOKENS)[0].strip())

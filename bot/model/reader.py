@@ -16,7 +16,7 @@ from bot.skills.prompts import pick_demonstrations, prompt_prefix, turn_text
 from bot.skills.skill import Skill
 from bot.types import Example, Frame
 
-__all__ = ["FrameReader", "Reading", "greedy_frames", "reader_for"]
+__all__ = ["FrameReader", "Reading", "greedy_frames", "read_mixed", "reader_for"]
 
 MAX_FRAME_TOKENS = 64
 MAX_REASONING_TOKENS = 48
@@ -52,10 +52,13 @@ class FrameReader:
             readings += self._read_batch(texts[start:start + batch_size])
         return readings
 
+    def prepare(self, text: str) -> tuple[list[int], FrameDecoder]:
+        """The turn's token ids and a decoder for it (what a batch row needs besides the prefix)."""
+        return self.tokenizer.encode(turn_text(text, self.mode), add_special_tokens=False), self.codec.decoder(text)
+
     def _read_batch(self, texts: Sequence[str]) -> list[Reading]:
         began = time.perf_counter()
-        rows = [self.tokenizer.encode(turn_text(t, self.mode), add_special_tokens=False) for t in texts]
-        decoders = [self.codec.decoder(t) for t in texts]
+        rows, decoders = map(list, zip(*(self.prepare(t) for t in texts)))
         with torch.no_grad():
             if self.mode == PromptMode.chain_of_thought:
                 rows, reasons = self._reason(rows)
@@ -71,6 +74,27 @@ class FrameReader:
         follow = self.tokenizer.encode("\nFrame:", add_special_tokens=False)
         grown = [row + self.tokenizer.encode(t, add_special_tokens=False) + follow for row, t in zip(rows, texts)]
         return grown, [t.strip() for t in texts]
+
+
+def read_mixed(requests: Sequence[tuple[FrameReader, str]]) -> list[Reading]:
+    """Read turns of different skills in one batch, each row behind its own skill's prefix
+    (chain-of-thought readers, which write free text first, read their turns on their own)."""
+    began = time.perf_counter()
+    readings: list[Reading | None] = [None] * len(requests)
+    batched = [i for i, (reader, _) in enumerate(requests) if reader.mode != PromptMode.chain_of_thought]
+    for i, (reader, text) in enumerate(requests):
+        if i not in batched:
+            readings[i] = reader.read([text])[0]
+    if batched:
+        runtime = requests[batched[0]][0].runtime
+        prepared = [requests[i][0].prepare(requests[i][1]) for i in batched]
+        with torch.no_grad():
+            frames, counts = greedy_frames(runtime, [requests[i][0].prefix for i in batched],
+                                           [row for row, _ in prepared], [d for _, d in prepared])
+        elapsed = time.perf_counter() - began
+        for i, frame, count in zip(batched, frames, counts):
+            readings[i] = Reading(frame=frame, seconds=elapsed, tokens=count)
+    return readings
 
 
 @torch.no_grad()

@@ -1,0 +1,158 @@
+"""`bot bench serve`: many concurrent conversations over a mix of skills, batched vs one at a time.
+
+Each conversation is a thread that sends its turns one after another through the dialogue
+manager, as `bot serve` runs each request in a worker thread; every model read goes through the
+`ReadBatcher`. The same turns run twice in one process on one model: with `max_batch=1` (one at a
+time) and batched. Latency is a turn's wall time as its sender saw it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from bot.dialogue import DialogueManager
+from bot.dialogue.model_understanding import ModelUnderstanding
+from bot.model.batching import ReadBatcher
+from bot.model.prefix_cache import ReaderCache
+from bot.model.runtime import Runtime
+from bot.skills.skill import Skill
+from bot.store import MemoryStore
+from bot.tuning.metrics import percentile
+from bot.types import Turn
+
+__all__ = ["LEVELS", "ServeLevel", "ServeReport", "bench_serve", "serve_table", "write_serve_report"]
+
+LEVELS = (1, 4, 16, 64)
+MIN_TURNS = 16  # per level, so that one conversation alone still gives a p95
+
+
+class ServeLevel(BaseModel):
+    batching: str  # "one_at_a_time" or "batched"
+    concurrency: int
+    turns: int
+    seconds: float
+    turns_per_second: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+    decode_tokens_per_second: float
+    mean_batch: float
+
+
+class ServeReport(BaseModel):
+    model: str
+    skills: list[str]
+    max_batch: int
+    wait_ms: float
+    levels: list[ServeLevel]
+
+    def level(self, batching: str, concurrency: int) -> ServeLevel | None:
+        return next((l for l in self.levels if l.batching == batching and l.concurrency == concurrency), None)
+
+    def speedup(self, concurrency: int) -> float | None:
+        one, batched = self.level("one_at_a_time", concurrency), self.level("batched", concurrency)
+        return batched.turns_per_second / one.turns_per_second if one and batched else None
+
+    def p95_over_single(self, concurrency: int) -> float | None:
+        """Batched p95 at `concurrency` over the p50 of one conversation alone (the target: <= 2)."""
+        single, batched = self.level("one_at_a_time", 1), self.level("batched", concurrency)
+        return batched.latency_p95_ms / single.latency_p50_ms if single and batched else None
+
+
+def turn_mix(skills: Sequence[Skill], count: int, seed: int = 0) -> list[str]:
+    """`count` messages drawn in turn from each skill's examples (seeded)."""
+    rng = random.Random(seed)
+    pools = [[e.text for e in skill.examples()] for skill in skills]
+    return [rng.choice(pools[i % len(pools)]) for i in range(count)]
+
+
+def bench_serve(runtime: Runtime, skills: Mapping[str, Skill], router: Skill | None, *,
+                levels: Sequence[int] = LEVELS, max_batch: int = 16, wait_seconds: float = 0.005,
+                turns_per_conversation: int = 2, model_name: str = "",
+                on_level: Callable[[ServeLevel], None] | None = None) -> ServeReport:
+    """Run every level one at a time, then batched, on the same turns; prefixes are built first."""
+    readers = ReaderCache(runtime)
+    for skill in [*skills.values(), *([router] if router else [])]:
+        readers.get(skill)  # prefixes are built before timing starts
+    results = []
+    for batching, size in (("one_at_a_time", 1), ("batched", max_batch)):
+        for concurrency in levels:
+            per_conversation = max(turns_per_conversation, math.ceil(MIN_TURNS / concurrency))
+            texts = turn_mix(list(skills.values()), concurrency * per_conversation, seed=concurrency)
+            batcher = ReadBatcher(max_batch=size, wait_seconds=wait_seconds if size > 1 else 0.0)
+            understanding = ModelUnderstanding(runtime, skills, router=router, batcher=batcher, readers=readers)
+            manager = DialogueManager({n: s.config for n, s in skills.items()}, understanding, MemoryStore())
+            level = _run_level(manager, batcher, batching, concurrency, texts, per_conversation)
+            batcher.close()
+            results.append(level)
+            if on_level:
+                on_level(level)
+    return ServeReport(model=model_name, skills=sorted(skills), max_batch=max_batch,
+                       wait_ms=wait_seconds * 1000, levels=results)
+
+
+def _run_level(manager: DialogueManager, batcher: ReadBatcher, batching: str, concurrency: int,
+               texts: list[str], per_conversation: int) -> ServeLevel:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    start = threading.Barrier(concurrency + 1)
+
+    def conversation(n: int) -> None:
+        start.wait()
+        for text in texts[n * per_conversation:(n + 1) * per_conversation]:
+            began = time.perf_counter()
+            manager.handle(Turn(conversation_id=f"{batching}-{concurrency}-{n}", text=text, channel="bench"))
+            with lock:
+                latencies.append(time.perf_counter() - began)
+
+    threads = [threading.Thread(target=conversation, args=(n,)) for n in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - began
+    sizes = batcher.batch_sizes
+    return ServeLevel(batching=batching, concurrency=concurrency, turns=len(latencies), seconds=seconds,
+                      turns_per_second=len(latencies) / seconds,
+                      latency_p50_ms=percentile(latencies, 0.5) * 1000,
+                      latency_p95_ms=percentile(latencies, 0.95) * 1000,
+                      decode_tokens_per_second=batcher.decoded_tokens / seconds,
+                      mean_batch=sum(sizes) / len(sizes) if sizes else 0.0)
+
+
+def serve_table(report: ServeReport) -> str:
+    """The report as a Markdown table plus the two targets."""
+    lines = ["| batching | concurrent | turns | turns/s | p50 ms | p95 ms | decode tok/s | mean batch |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for l in report.levels:
+        lines.append(f"| {l.batching} | {l.concurrency} | {l.turns} | {l.turns_per_second:.2f} | "
+                     f"{l.latency_p50_ms:.0f} | {l.latency_p95_ms:.0f} | {l.decode_tokens_per_second:.1f} | "
+                     f"{l.mean_batch:.1f} |")
+    for concurrency in sorted({l.concurrency for l in report.levels}):
+        speedup, ratio = report.speedup(concurrency), report.p95_over_single(concurrency)
+        if speedup is not None:
+            lines.append(f"\nAt {concurrency} concurrent: batched throughput {speedup:.2f}x one-at-a-time; "
+                         f"batched p95 {ratio:.2f}x the single-conversation p50.")
+    return "\n".join(lines) + "\n"
+
+
+def write_serve_report(folder: Path, report: ServeReport) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    summary = {str(c): {"speedup": report.speedup(c), "p95_over_single_p50": report.p95_over_single(c)}
+               for c in sorted({l.concurrency for l in report.levels})}
+    data = report.model_dump() | {"summary": summary}
+    paths = [folder / "serve.json", folder / "serve.md"]
+    paths[0].write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    paths[1].write_text(f"# bot bench serve: {report.model}\n\nSkills: {', '.join(report.skills)}; "
+                        f"max batch {report.max_batch}, wait {report.wait_ms:.0f} ms.\n\n" + serve_table(report),
+                        encoding="utf-8")
+    return paths

@@ -1,0 +1,135 @@
+"""Mixed-skill batching, request batching across threads, and the per-skill prefix cache."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import torch
+import yaml
+
+from bot.config import PromptMode, TuningConfig
+from bot.model.batching import ReadBatcher
+from bot.model.prefix_cache import ReaderCache, prefix_bytes
+from bot.model.reader import read_mixed, reader_for
+from bot.skills.skill import load_skill
+from bot.tuning.tune import tune_table
+
+TEXTS = ["wake me up at 7 am", "weather in paris", "cancel my alarm", "will it snow tonight",
+         "is it raining in london today", "set alarm tomorrow at 8"]
+
+
+def write_skill(root, config, examples, mode: PromptMode):
+    root.mkdir(parents=True, exist_ok=True)
+    raw = config.model_dump(mode="json", exclude_none=True)
+    raw["mode"] = mode.value
+    (root / "skill.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    (root / "examples.jsonl").write_text("".join(e.model_dump_json() + "\n" for e in examples), encoding="utf-8")
+    return load_skill(root)
+
+
+def tune_into(skill, base, model_dir, seed: int) -> None:
+    tune_table(base, skill.config, skill.examples(), model_dir=str(model_dir), out_dir=skill.table_dir,
+               settings=TuningConfig(steps=3, batch_size=4, eval_every=3, dev_fraction=0.25, virtual_tokens=4,
+                                     seed=seed), progress=False)
+
+
+@pytest.fixture(scope="module")
+def skills(tmp_path_factory, tiny_base, tiny_model_dir, skill_config, examples):
+    root = tmp_path_factory.mktemp("skills")
+    made = {mode: write_skill(root / mode.value, skill_config.model_copy(update={"name": mode.value}),
+                              examples, mode) for mode in PromptMode}
+    tune_into(made[PromptMode.tuned], tiny_base, tiny_model_dir, seed=0)
+    return made
+
+
+def frames(readings):
+    return [(r.frame.intent, r.frame.slots, round(r.frame.confidence, 4)) for r in readings]
+
+
+def test_mixed_skill_batch_equals_each_turn_read_alone(runtime, skills):
+    readers = [reader_for(runtime, skills[mode]) for mode in PromptMode]
+    requests = [(readers[i % len(readers)], text) for i, text in enumerate(TEXTS + TEXTS[:2])]
+    alone = [reader.read([text])[0] for reader, text in requests]
+    assert frames(read_mixed(requests)) == frames(alone)
+
+
+def test_concurrent_reads_are_batched_and_equal_serial_reads(runtime, skills):
+    readers = [reader_for(runtime, skills[m]) for m in (PromptMode.tuned, PromptMode.few_shot, PromptMode.zero_shot)]
+    requests = [(readers[i % 3], TEXTS[i % len(TEXTS)]) for i in range(12)]
+    serial = frames(reader.read([text])[0] for reader, text in requests)
+    batcher = ReadBatcher(max_batch=8, wait_seconds=0.5)
+    results: list = [None] * len(requests)
+    start = threading.Barrier(len(requests))
+
+    def worker(i: int) -> None:
+        start.wait()
+        results[i] = batcher.read(*requests[i])
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(requests))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    batcher.close()
+    assert frames(results) == serial
+    assert sum(batcher.batch_sizes) == len(requests)
+    assert max(batcher.batch_sizes) > 1 and max(batcher.batch_sizes) <= 8
+
+
+def test_one_at_a_time_batcher_never_groups(runtime, skills):
+    reader = reader_for(runtime, skills[PromptMode.zero_shot])
+    batcher = ReadBatcher(max_batch=1)
+    threads = [threading.Thread(target=batcher.read, args=(reader, t)) for t in TEXTS[:4]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    batcher.close()
+    assert batcher.batch_sizes == [1, 1, 1, 1]
+
+
+def test_a_failing_batch_raises_in_the_caller_and_the_worker_goes_on(runtime, skills):
+    reader = reader_for(runtime, skills[PromptMode.zero_shot])
+    batcher = ReadBatcher(max_batch=4)
+
+    class Broken:
+        mode = PromptMode.zero_shot
+        runtime = reader.runtime
+        prefix = reader.prefix
+
+        def prepare(self, text):
+            raise RuntimeError("broken reader")
+
+    with pytest.raises(RuntimeError, match="broken reader"):
+        batcher.read(Broken(), "hello")
+    assert batcher.read(reader, "cancel my alarm").frame.intent  # still serving
+    batcher.close()
+
+
+def test_prefix_is_built_once_and_rebuilt_when_the_table_changes(runtime, tiny_base, tiny_model_dir, skills,
+                                                                 tmp_path, skill_config, examples):
+    skill = write_skill(tmp_path / "again", skill_config, examples, PromptMode.tuned)
+    tune_into(skill, tiny_base, tiny_model_dir, seed=0)
+    cache = ReaderCache(runtime)
+    first = cache.get(skill)
+    assert cache.get(skill) is first and cache.builds == 1
+    tune_into(skill, tiny_base, tiny_model_dir, seed=1)  # `bot tune` again: a new table on disk
+    second = cache.get(skill)
+    assert second is not first and cache.builds == 2
+    assert not torch.equal(first.prefix.keys[0], second.prefix.keys[0])
+
+
+def test_prefix_cache_evicts_the_least_recently_used_beyond_its_budget(runtime, skills):
+    few, zero, tuned = skills[PromptMode.few_shot], skills[PromptMode.zero_shot], skills[PromptMode.tuned]
+    sizes = {s.name: prefix_bytes(reader_for(runtime, s).prefix) for s in (few, zero, tuned)}
+    cache = ReaderCache(runtime, max_bytes=sizes["zero_shot"] + sizes["tuned"])
+    cache.get(zero), cache.get(tuned)
+    assert cache.builds == 2 and cache.bytes <= cache.max_bytes
+    cache.get(zero)  # zero is now the most recent; adding few-shot (the largest) evicts tuned first
+    cache.get(few)
+    assert cache.bytes <= max(cache.max_bytes, sizes["few_shot"])
+    cache.get(few)
+    assert cache.builds == 3
+    cache.get(tuned)
+    assert cache.builds == 4  # it had been evicted, so it is built again
