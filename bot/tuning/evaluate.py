@@ -9,7 +9,7 @@ from bot.model.reader import reader_for
 from bot.model.runtime import Runtime
 from bot.skills.skill import Skill
 from bot.tuning.metrics import Scores, percentile, score
-from bot.types import Example
+from bot.types import Example, Frame
 
 __all__ = ["LATENCY_SAMPLES", "evaluate"]
 
@@ -17,8 +17,10 @@ LATENCY_SAMPLES = 16  # turns read one at a time for latency; the rest run batch
 
 
 def evaluate(runtime: Runtime, skill: Skill, examples: Sequence[Example], mode: PromptMode, *,
-             batch_size: int = 32, on_batch: Callable[[int], None] | None = None) -> Scores:
-    """Scores of one mode; latency p50/p95 come from turns read alone, as a user would see them."""
+             batch_size: int = 32, on_batch: Callable[[int], None] | None = None,
+             frames_out: list[Frame] | None = None) -> Scores:
+    """Scores of one mode; latency p50/p95 come from turns read alone, as a user would see them.
+    `frames_out`, when given, receives the frames read (for analyses such as out-of-scope sweeps)."""
     reader = reader_for(runtime, skill, mode, exclude=[e.text for e in examples])
     texts = [e.text for e in examples]
     alone = min(LATENCY_SAMPLES, len(texts))
@@ -32,6 +34,8 @@ def evaluate(runtime: Runtime, skill: Skill, examples: Sequence[Example], mode: 
         if on_batch:
             on_batch(len(texts[start:start + batch_size]))
     latencies = [r.seconds for r in readings[:alone]]
+    if frames_out is not None:
+        frames_out.extend(r.frame for r in readings)
     return score(examples, [r.frame for r in readings]).model_copy(
         update={"latency_p50_ms": _ms(latencies, 0.5), "latency_p95_ms": _ms(latencies, 0.95)})
 
