@@ -52,6 +52,9 @@ class Reply(BaseModel):
     skill: str | None = None
     frame: Frame | None = None
     seconds: float = 0.0
+    # False: the turn may not have been applied (its conversation was busy, or the store failed) and
+    # `text` is only an apology; a client should send it again with the same turn_id.
+    handled: bool = True
 
 
 class HistoryEntry(BaseModel):

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.config.server import ServerConfig
 from bot.errors import ConfigError
 
 __all__ = ["BotSettings", "StoreConfig", "load_settings"]
@@ -38,6 +39,7 @@ class BotSettings(BaseModel):
     fallback_reply: str = "Sorry, I can't help with that yet."
     min_route_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
     out_of_scope_examples: Path | None = None  # texts the router learns to send to the fallback
+    server: ServerConfig = Field(default_factory=ServerConfig)  # `bot serve`
 
 
 ENVIRONMENT = {"model": "BOT_MODEL", "skills_dir": "BOT_SKILLS_DIR", "device": "BOT_DEVICE"}

@@ -41,6 +41,7 @@ class _Outcome:
     text: str
     skill: str | None = None
     frame: Frame | None = None
+    handled: bool = True  # False: perhaps not applied; the same turn may be sent again
 
 
 class DialogueManager:
@@ -68,20 +69,22 @@ class DialogueManager:
         started = time.perf_counter()
         outcome = self._guarded(turn)
         return Reply(conversation_id=turn.conversation_id, text=outcome.text, skill=outcome.skill,
-                     frame=outcome.frame, seconds=time.perf_counter() - started)
+                     frame=outcome.frame, seconds=time.perf_counter() - started, handled=outcome.handled)
 
     def _guarded(self, turn: Turn) -> _Outcome:
+        """The turn's outcome; a failure outside the turn's own work is marked not handled, so an
+        adapter can ask for a retry (which the turn id makes safe) instead of passing it off as an answer."""
         try:
             return self._locked(turn)
         except StoreLockTimeout as err:
             log.warning("%s", err)
-            return _Outcome(self.busy_reply)
+            return _Outcome(self.busy_reply, handled=False)
         except StoreError as err:  # unreachable store, lost lock, unreadable state: the log has the fix
             log.error("conversation %r: turn not handled: %s", turn.conversation_id, err)
-            return _Outcome(self.error_reply)
+            return _Outcome(self.error_reply, handled=False)
         except Exception:
             log.exception("conversation %r: turn not handled", turn.conversation_id)
-            return _Outcome(self.error_reply)
+            return _Outcome(self.error_reply, handled=False)
 
     def _locked(self, turn: Turn) -> _Outcome:
         turn_id = turn.turn_id or None  # "" is no id

@@ -202,16 +202,21 @@ def test_an_unreachable_store_gets_a_safe_reply_and_an_error_with_the_fix(unders
         for turn_id in (None, "t1"):  # `seen` fails first when there is a turn id, `lock` otherwise
             reply = manager.handle(Turn(conversation_id="c1", text="set an alarm", turn_id=turn_id))
             assert reply.text == manager.error_reply and reply.conversation_id == "c1"
+            assert not reply.handled  # an adapter must not pass the apology off as the answer
     assert "unavailable" in caplog.text and "fix: start redis-server" in caplog.text
     assert "hunter2" not in caplog.text and not understanding.calls
 
 
-def test_a_held_lock_gets_the_busy_reply(understanding) -> None:
+def test_a_held_lock_gets_the_busy_reply_marked_not_handled(understanding) -> None:
     store = MemoryStore(StoreSettings(lock_wait_seconds=0.05))
     manager = DialogueManager(SKILLS, understanding, store, busy_reply="Busy, try again.")
+    chat = Chat(manager)
     with store.lock("c1"):
-        assert Chat(manager).say("set an alarm") == "Busy, try again."
-    assert store.load("c1").turns == 0
+        busy = chat.reply("count", turn_id="t1")
+    assert (busy.text, busy.handled, store.load("c1").turns) == ("Busy, try again.", False, 0)
+    retried = chat.reply("count", turn_id="t1")  # the client's retry, once the lock is free
+    assert (retried.text, retried.handled) == ("This is turn 1.", True)
+    assert chat.reply("count", turn_id="t1").text == "This is turn 1." and store.load("c1").turns == 1
 
 
 def test_a_redelivered_turn_gets_its_first_reply_once(chat) -> None:

@@ -1,0 +1,116 @@
+"""Blocking turns, served from an event loop: the seam between async adapters and the manager.
+
+`DialogueManager.handle` blocks (model calls, store round trips), so every adapter of the server
+awaits `TurnRunner.run`, which answers on a bounded thread pool and keeps the loop free for other
+requests. The manager may still be loading when the server starts; `ready` says when it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol, TypeVar
+
+from bot.store import ConversationStore
+from bot.types import Reply, Turn
+
+__all__ = ["NotReady", "TurnHandler", "TurnRunner", "word_pieces"]
+
+log = logging.getLogger("bot.adapters")
+T = TypeVar("T")
+
+
+class TurnHandler(Protocol):
+    """What the adapters need of the dialogue manager: answer a turn, and the store it keeps state in
+    (Slack marks delivered events there, so all workers share the marks)."""
+
+    store: ConversationStore
+
+    def handle(self, turn: Turn) -> Reply: ...
+
+
+class NotReady(RuntimeError):
+    """The manager is still being built (the model loads at start-up), or building it failed."""
+
+
+class TurnRunner:
+    """Runs a TurnHandler's blocking calls on `threads` worker threads.
+
+    Give a built `handler`, or `build` (called once on a background thread by `start`).
+    """
+
+    def __init__(self, handler: TurnHandler | None = None, *, build: Callable[[], TurnHandler] | None = None,
+                 threads: int = 4) -> None:
+        if (handler is None) == (build is None):
+            raise ValueError("give exactly one of a handler or a build function (not both)")
+        self._handler, self._build = handler, build
+        self._threads = threads
+        self._pool: ThreadPoolExecutor | None = None  # made on first use, so a closed runner can reopen
+        self.error: BaseException | None = None
+        self._started = False
+
+    @property
+    def ready(self) -> bool:
+        return self._handler is not None
+
+    @property
+    def handler(self) -> TurnHandler:
+        if self._handler is None:
+            raise NotReady("the bot is still starting" if self.error is None else f"start-up failed: {self.error}")
+        return self._handler
+
+    def start(self, on_failure: Callable[[BaseException], None] | None = None) -> None:
+        """Build the handler on a daemon thread (so Ctrl-C during a model load exits at once); once."""
+        if self._build is not None and not self._started:
+            self._started = True
+            threading.Thread(target=self._build_now, args=(on_failure,), name="bot-build", daemon=True).start()
+
+    def _build_now(self, on_failure: Callable[[BaseException], None] | None) -> None:
+        try:
+            self._handler = self._build()  # type: ignore[misc]
+            log.info("bot is ready")
+        except BaseException as err:  # noqa: BLE001 - reported through readiness and on_failure
+            self.error = err
+            log.error("the bot could not start: %s", err)
+            if on_failure is not None:
+                on_failure(err)
+
+    async def call(self, function: Callable[..., T], *args: object) -> T:
+        """`function(*args)` on the pool, awaited from the event loop."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="bot-turn")
+        return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
+
+    async def run(self, turn: Turn) -> Reply:
+        """The manager's reply to `turn`; raises NotReady while the manager is being built."""
+        return await self.call(self.handler.handle, turn)
+
+    async def seen(self, key: str, ttl_seconds: int) -> bool:
+        """Mark `key` in the manager's store; True if some worker marked it before."""
+        return await self.call(self.handler.store.seen, key, ttl_seconds)
+
+    async def stream(self, turn: Turn) -> AsyncIterator[str | Reply]:
+        """The reply's text in pieces as they are produced, then the whole Reply.
+
+        The manager answers with whole replies today, so the pieces follow the finished reply;
+        a manager that streams tokens slots in here without changing any adapter.
+        """
+        reply = await self.run(turn)
+        for piece in word_pieces(reply.text):
+            yield piece
+        yield reply
+
+    def close(self) -> None:
+        """Stop the worker threads once their turns finish (an app's lifespan may start it again)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def word_pieces(text: str) -> list[str]:
+    """`text` cut into words with their following spaces; the pieces join back to `text` exactly."""
+    return re.findall(r"\s*\S+\s*", text) or ([text] if text else [])

@@ -1,0 +1,110 @@
+"""The web chat in a real headless Chromium (Debian's `chromium`, driven by Playwright): send, watch
+the reply stream in, reload and keep the history, stop the server and see the error state."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from adapter_fixtures import make_manager, running
+from playwright.sync_api import Browser, expect, sync_playwright
+
+from bot.adapters.http import create_app
+from bot.config.server import ServerConfig
+from bot.types import Reply, Turn
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "reports" / "screenshots"
+# Every text the bot's bubbles show, in order: a streamed reply shows several growing prefixes.
+RECORD_BOT_TEXT = """
+window.botTexts = [];
+new MutationObserver((records) => {
+  for (const record of records)
+    for (const node of record.addedNodes)
+      if (node.nodeType === Node.TEXT_NODE && node.parentElement?.closest('.message.bot'))
+        window.botTexts.push(node.data);
+}).observe(document, {subtree: true, childList: true});
+"""
+
+
+class Slow:
+    """The real manager, answering after a pause, so the typing indicator has time to show."""
+
+    def __init__(self, seconds: float) -> None:
+        self.manager, self.seconds = make_manager(), seconds
+        self.store = self.manager.store
+
+    def handle(self, turn: Turn) -> Reply:
+        time.sleep(self.seconds)
+        return self.manager.handle(turn)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        reason = "Chromium is not installed (apt-get install chromium; `make test` does it)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def test_a_conversation_streams_survives_a_reload_and_shows_the_server_gone(browser: Browser) -> None:
+    page = browser.new_page(viewport={"width": 720, "height": 640})
+    page.add_init_script(RECORD_BOT_TEXT)
+    message, bot = page.get_by_label("Message"), page.locator(".message.bot .text")
+    with running(create_app(Slow(0.4), ServerConfig())) as base:
+        page.goto(base + "/")
+        message.fill("set an alarm")
+        message.press("Enter")
+        page.locator("#typing").wait_for(state="visible")
+        expect(bot).to_have_text(["For what time?"])
+        expect(page.locator("#typing")).to_be_hidden()
+        assert page.evaluate("window.botTexts") == ["For ", "For what ", "For what time?"]
+        assert page.evaluate("document.activeElement.id") == "message"  # ready for the next message
+        page.keyboard.type("7 am")
+        page.keyboard.press("Enter")
+        expect(bot).to_have_text(["For what time?", "Alarm set for 7 am."])
+
+        conversation = page.evaluate("JSON.parse(localStorage.getItem('bot.chat.v1')).id")
+        page.reload()
+        texts = page.locator(".log .message .text").all_inner_texts()
+        assert texts == ["set an alarm", "For what time?", "7 am", "Alarm set for 7 am."]
+        assert page.evaluate("JSON.parse(localStorage.getItem('bot.chat.v1')).id") == conversation
+        assert page.locator("#error").is_hidden()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / "webchat.png")
+
+    message.fill("are you there?")
+    message.press("Enter")
+    expect(page.get_by_role("alert")).to_contain_text("Can't reach the server")
+    assert page.locator(".message.user.failed .text").inner_text() == "are you there?"
+    assert message.input_value() == "are you there?"  # offered again, nothing lost
+    page.screenshot(path=SCREENSHOTS / "webchat-offline.png")
+    page.close()
+
+
+def test_the_page_is_usable_by_keyboard_and_screen_reader(browser: Browser) -> None:
+    page = browser.new_page()
+    with running(create_app(make_manager(), ServerConfig())) as base:
+        page.goto(base + "/")
+        assert page.evaluate("document.activeElement.id") == "message"
+        assert page.get_by_role("log", name="Conversation").count() == 1
+        assert page.get_by_role("button", name="Send").count() == 1
+        page.keyboard.type("first line")
+        page.keyboard.press("Shift+Enter")  # a new line, not a send
+        page.keyboard.type("second line")
+        assert page.get_by_label("Message").input_value() == "first line\nsecond line"
+        page.keyboard.press("Enter")
+        expect(page.locator(".message.user .text")).to_have_text(["first line\nsecond line"])
+        expect(page.locator(".message.bot")).to_have_count(1)
+        page.get_by_role("button", name="New conversation").click()
+        expect(page.locator(".message")).to_have_count(0)
+    page.close()
