@@ -142,18 +142,41 @@ def chat(debug: Annotated[bool, typer.Option(help="show skill, intent, slots and
     run_shell(manager, conversation_id=conversation, debug=debug)
 
 
+@app.command()
+def serve(host: Annotated[Optional[str], typer.Option(help="address to listen on (config: server.host)")] = None,
+          port: Annotated[Optional[int], typer.Option(help="port (config: server.port)")] = None,
+          slack_socket_mode: Annotated[bool, typer.Option(
+              "--slack-socket-mode", help="also connect to Slack over Socket Mode (needs SLACK_APP_TOKEN)")] = False,
+          model: ModelOption = None, device: DeviceOption = None) -> None:
+    """Serve the HTTP API, the web chat at / and Slack (when SLACK_* variables are set)."""
+    import logging
+
+    from bot.adapters.server import serve as run_server
+
+    settings = _settings(model, device)
+    server = settings.server.model_copy(update={k: v for k, v in {"host": host, "port": port}.items() if v is not None})
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    run_server(lambda: _manager(settings), server, socket_mode=slack_socket_mode)
+
+
+def _skills_and_router(settings: BotSettings):
+    """Every skill under the skills folder by name, and the router skill once it is tuned."""
+    from bot.skills.router import ROUTER_DIR, list_skills
+    from bot.skills.skill import load_skill
+
+    found = {s.name: s for s in list_skills(settings.skills_dir)}
+    router_dir = settings.skills_dir / ROUTER_DIR
+    return found, load_skill(router_dir) if (router_dir / "table").is_dir() else None
+
+
 def _manager(settings: BotSettings):
     """The dialogue manager over the real model, the shipped skills and the configured store."""
     from bot.dialogue import DialogueManager
     from bot.dialogue.model_understanding import ModelUnderstanding
     from bot.model.runtime import Runtime
-    from bot.skills.router import ROUTER_DIR, list_skills
-    from bot.skills.skill import load_skill
     from bot.store import StoreSettings, open_store
 
-    found = {s.name: s for s in list_skills(settings.skills_dir)}
-    router_dir = settings.skills_dir / ROUTER_DIR
-    router = load_skill(router_dir) if (router_dir / "table").is_dir() else None
+    found, router = _skills_and_router(settings)
     understanding = ModelUnderstanding(Runtime(_base(settings)), found, router=router,
                                        min_route_confidence=settings.min_route_confidence)
     store = open_store(StoreSettings(**settings.store.model_dump()))
@@ -198,6 +221,8 @@ def evaluate(skill: Path,
              mode: Annotated[str, typer.Option(help="a prompting mode, or 'all' for the ladder")] = "tuned",
              limit: Annotated[Optional[int], typer.Option(help="evaluate a seeded sample of N turns")] = None,
              report: Annotated[Optional[Path], typer.Option(help="write JSON + Markdown + PNG here")] = None,
+             out_of_scope: Annotated[Optional[str], typer.Option(
+                 help="the intent that marks out-of-scope turns (e.g. oos): adds a confidence sweep")] = None,
              model: ModelOption = None, device: DeviceOption = None) -> None:
     """Intent accuracy, slot P/R/F1, frame accuracy, per-intent table, confusion, latency."""
     from rich.progress import Progress
@@ -214,16 +239,126 @@ def evaluate(skill: Path,
         examples = random.Random(0).sample(examples, limit)
     modes = list(PromptMode) if mode == "all" else [PromptMode(mode)]
     runtime = Runtime(_base(_settings(model, device)))
-    results = {}
+    results, frames = {}, {}
     with Progress(console=console) as progress:
         for each in modes:
             task = progress.add_task(f"eval {each.value}", total=len(examples))
-            results[each.value] = evaluate_mode(runtime, opened, examples, each,
+            frames[each.value] = []
+            results[each.value] = evaluate_mode(runtime, opened, examples, each, frames_out=frames[each.value],
                                                 on_batch=lambda n, t=task: progress.advance(t, n))
     Console().print(summary_table(results, title=f"{opened.name} on {data or opened.examples_path}"))
     if report:
         for path in write_report(report, results, title=f"{opened.name}: {data or 'skill examples'}"):
             console.print(f"wrote {path}")
+    if out_of_scope:
+        _out_of_scope_report(examples, frames, out_of_scope, report)
+
+
+def _out_of_scope_report(examples, frames: dict, oos_intent: str, report: Path | None) -> None:
+    from bot.tuning.out_of_scope import out_of_scope_sweep, sweep_table
+
+    for mode, read in frames.items():
+        table = sweep_table(out_of_scope_sweep(examples, read, oos_intent))
+        print(f"\nOut of scope ('{oos_intent}' or confidence below the threshold), {mode}:\n{table}")
+        if report:
+            (report / f"out_of_scope_{mode}.md").write_text(table, encoding="utf-8")
+
+
+bench_app = typer.Typer(help="Benchmarks: measure the bot on this machine.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("compare")
+def bench_compare(
+        data: Annotated[Path, typer.Option(help="training examples in any supported format")],
+        eval_data: Annotated[Optional[Path], typer.Option(
+            help="evaluation examples; default: a seeded dev split held out of --data")] = None,
+        split: Annotated[Optional[str], typer.Option(help="split of --data, e.g. train")] = None,
+        eval_split: Annotated[Optional[str], typer.Option(help="split of --eval-data, e.g. dev or val")] = None,
+        dev_fraction: Annotated[Optional[float], typer.Option(
+            help="share of --data held out for evaluation when --eval-data is absent (default 0.1)")] = None,
+        seed: Annotated[Optional[int], typer.Option(help="seed of the held-out split and samples (default 0)")] = None,
+        report: Annotated[Optional[Path], typer.Option(help="write compare.md/.json/.png and details/ here")] = None,
+        max_train: Annotated[Optional[int], typer.Option(help="seeded sample of N training examples")] = None,
+        max_eval: Annotated[Optional[int], typer.Option(help="seeded sample of N evaluation examples")] = None,
+        prompted_eval: Annotated[Optional[int], typer.Option(
+            help="seeded sample for the slow zero-/few-shot modes (default 100)")] = None,
+        max_steps: Annotated[Optional[int], typer.Option(
+            help="LLM tuning steps; also caps the BERT steps per model")] = None,
+        minutes: Annotated[Optional[float], typer.Option(help="LLM tuning time cap")] = None,
+        quick: Annotated[bool, typer.Option(help="small slices and few steps: a smoke test of minutes")] = False,
+        systems: Annotated[Optional[str], typer.Option(
+            help="comma-separated: bert, zero_shot, few_shot, chain_of_thought, tuned")] = None,
+        encoder: Annotated[Optional[Path], typer.Option(
+            help="BERT encoder folder (default: the embedded all-MiniLM-L6-v2)")] = None,
+        threads: Annotated[Optional[int], typer.Option(help="torch threads per system")] = None,
+        model: ModelOption = None) -> None:
+    """Train and evaluate the BERT ensemble and the LLM skill on the same splits; print the table."""
+    from bot.bench import BenchSettings, compare, comparison_table, write_bench_report
+
+    settings = BenchSettings.from_options(
+        quick=quick, systems=systems, data=data, eval_data=eval_data, split=split, eval_split=eval_split,
+        dev_fraction=dev_fraction, seed=seed, max_train=max_train, max_eval=max_eval, prompted_eval=prompted_eval,
+        max_steps=max_steps, minutes=minutes, encoder=encoder, threads=threads, model=_settings(model).model)
+    result = compare(settings, on_system=lambda s: console.print(f"[bold]{s.value}[/bold] (own process)"))
+    Console().print(comparison_table(result))
+    for path in write_bench_report(report, result) if report else []:
+        console.print(f"wrote {path}")
+
+
+@bench_app.command("load")
+def bench_load(
+        workers: Annotated[int, typer.Option(help="`bot serve` workers sharing one Redis")] = 3,
+        conversations: Annotated[int, typer.Option(help="conversations, all open at once")] = 1000,
+        turns: Annotated[int, typer.Option(help="turns per conversation, sent in order")] = 5,
+        concurrency: Annotated[int, typer.Option(help="requests in flight")] = 64,
+        kill: Annotated[bool, typer.Option(help="SIGKILL one worker mid-run")] = True,
+        kill_at: Annotated[float, typer.Option(help="share of turns acknowledged before the kill")] = 0.3,
+        max_seconds: Annotated[float, typer.Option(help="stop sending after this long and report")] = 300.0,
+        redis_url: Annotated[Optional[str], typer.Option(help="use this Redis (default: start a redis-server)")] = None,
+        report: Annotated[Optional[Path], typer.Option(help="write load.md/.json and the workers' logs here")] = None,
+) -> None:
+    """Several workers on one Redis under many conversations (scripted model): no turn lost, doubled or reordered."""
+    from pydantic import ValidationError
+
+    from bot.bench.load import LoadSettings, load_table, run_load, write_load_report
+
+    try:
+        settings = LoadSettings(workers=workers, conversations=conversations, turns=turns, concurrency=concurrency,
+                                kill=kill, kill_at=kill_at, max_seconds=max_seconds, redis_url=redis_url)
+    except ValidationError as err:
+        raise typer.BadParameter(err.errors()[0]["msg"]) from None
+    result = run_load(settings, log_dir=report / "logs" if report else None, on_event=console.print)
+    Console().print(load_table(result))
+    for path in write_load_report(report, result) if report else []:
+        console.print(f"wrote {path}")
+    if not (result.passed and result.complete):
+        raise typer.Exit(1)
+
+
+@bench_app.command("serve")
+def bench_serve(
+        levels: Annotated[str, typer.Option(help="concurrent conversations to measure, comma-separated")] = "1,4,16,64",
+        max_batch: Annotated[int, typer.Option(help="largest batch of reads")] = 16,
+        wait_ms: Annotated[float, typer.Option(help="how long a read waits for others to join its batch")] = 5.0,
+        turns: Annotated[int, typer.Option(help="turns per conversation (at least 16 per level)")] = 2,
+        report: Annotated[Optional[Path], typer.Option(help="write serve.md and serve.json here")] = None,
+        model: ModelOption = None, device: DeviceOption = None) -> None:
+    """Throughput and latency of concurrent conversations over the shipped skills, batched vs one at a time."""
+    from bot.bench.serve import bench_serve as run_bench, serve_table, write_serve_report
+    from bot.model.runtime import Runtime
+
+    settings = _settings(model, device)
+    found, router = _skills_and_router(settings)
+    base = _base(settings)
+    result = run_bench(Runtime(base), found, router, levels=[int(n) for n in levels.split(",")],
+                       max_batch=max_batch, wait_seconds=wait_ms / 1000, turns_per_conversation=turns,
+                       model_name=base.name,
+                       on_level=lambda l: console.print(f"{l.batching} x{l.concurrency}: {l.turns_per_second:.2f} "
+                                                        f"turns/s, p95 {l.latency_p95_ms:.0f} ms"))
+    print(serve_table(result))
+    for path in write_serve_report(report, result) if report else []:
+        console.print(f"wrote {path}")
 
 
 if __name__ == "__main__":

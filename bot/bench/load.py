@@ -1,0 +1,381 @@
+"""`bot bench load`: several `bot serve` workers on one Redis, many conversations, one worker killed.
+
+    report = run_load(LoadSettings(workers=3, conversations=1000, turns=5, kill=True))
+
+Starts a redis-server (or uses `redis_url`) and `workers` processes of `bot.bench.load_worker` (the
+real HTTP app, dialogue manager and Redis store; a scripted model, since this measures serving and
+the shared store, not the model). Then `conversations` clients talk at once, `concurrency` requests
+in flight, each turn to a random worker with its own turn_id; a failed request (connection error,
+5xx, 429) is sent again to another worker with the same turn_id. After `kill_at` of the turns are
+acknowledged one worker is SIGKILLed. At the end every conversation's replies and stored history
+must show each turn applied exactly once and in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import platform
+import random
+import re
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from rich.table import Table
+
+from bot.bench.load_worker import WorkerPool, redis_server
+from bot.store import ConversationStore, StoreSettings, open_store
+from bot.tuning.metrics import percentile
+
+__all__ = ["LoadReport", "LoadSettings", "load_table", "run_load", "verify", "write_load_report"]
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_BACKOFF_SECONDS = 2.0
+DOWN_SECONDS = 5.0  # a worker that refused a connection is skipped this long, then tried again
+PROBLEMS_KEPT = 20
+REPLY_NUMBER = re.compile(r"^turn (\d+)\b")
+
+
+class LoadSettings(BaseModel):
+    """One load test; `command()` is the `bot bench load` line that repeats it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    workers: int = Field(default=3, ge=1)
+    conversations: int = Field(default=1000, ge=1)
+    turns: int = Field(default=5, ge=1)  # per conversation, sent one after another
+    concurrency: int = Field(default=64, ge=1)  # requests in flight over all workers
+    kill: bool = True
+    kill_at: float = Field(default=0.3, gt=0, lt=1)  # share of all turns acknowledged before the kill
+    max_seconds: float = Field(default=300.0, gt=0)  # no new request after this; the run then reports
+    redis_url: str | None = None  # None: start a throwaway redis-server
+    seed: int = 0
+    lock_timeout_seconds: float = Field(default=5.0, gt=0)  # how long a killed worker's lock outlives it
+    lock_wait_seconds: float = Field(default=2.0, ge=0)
+    request_seconds: float = Field(default=10.0, gt=0)  # one request's timeout
+    turn_seconds: float = Field(default=60.0, gt=0)  # how long one turn is retried before giving up
+
+    @model_validator(mode="after")
+    def _killable(self) -> LoadSettings:
+        if self.kill and self.workers < 2:
+            raise ValueError("killing a worker needs at least 2 workers (the clients retry on the others)")
+        return self
+
+    def command(self) -> str:
+        kill = "--kill" if self.kill else "--no-kill"
+        return (f"bot bench load --workers {self.workers} --conversations {self.conversations} --turns "
+                f"{self.turns} --concurrency {self.concurrency} {kill} --max-seconds {self.max_seconds:g}")
+
+
+class LoadReport(BaseModel):
+    """What the clients saw and what the store holds; `passed` means no turn lost, doubled or reordered."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    settings: LoadSettings
+    command: str
+    machine: str
+    sent: int  # turns sent at least once
+    acknowledged: int  # turns answered with a 200
+    retried: int  # turns that needed more than one request
+    retries: int  # extra requests in all
+    retry_causes: dict[str, int]  # e.g. {"ReadError": 12, "ConnectError": 30, "503": 4}
+    failed: int  # turns given up after turn_seconds of retries
+    unfinished: int  # turns not acknowledged because max_seconds ran out (or an earlier turn failed)
+    lost: int  # acknowledged, but not in the stored conversation
+    duplicated: int  # applied more than once
+    reordered: int  # applied after a turn sent later
+    mismatched: int  # a reply naming the wrong turn number, or a stored reply differing from it
+    killed_port: int | None
+    killed_after: int | None  # turns acknowledged when the worker was killed
+    killed_in_flight: int | None  # requests it had been sent and not yet answered
+    repeated: int  # retries answered with the reply stored by an earlier delivery (which was applied)
+    unanswered: int  # retries of a turn whose earlier delivery did not apply it (killed, or busy: 503)
+    throughput: float  # acknowledged turns per second of driving
+    p50_ms: float
+    p95_ms: float
+    max_ms: float
+    drive_seconds: float
+    wall_seconds: float
+    problems: list[str] = Field(default_factory=list)  # the first few, for a person to read
+
+    @property
+    def passed(self) -> bool:
+        return not (self.lost or self.duplicated or self.reordered or self.mismatched or self.failed)
+
+    @property
+    def complete(self) -> bool:
+        return self.unfinished == 0 and self.acknowledged == self.settings.conversations * self.settings.turns
+
+
+@dataclass
+class TurnLog:
+    """One turn as its client saw it."""
+
+    number: int
+    turn_id: str
+    text: str
+    attempts: int = 0
+    causes: list[str] = field(default_factory=list)
+    outcome: Literal["acknowledged", "failed", "unfinished"] = "unfinished"
+    reply: str | None = None
+    seconds: float = 0.0  # first request sent to acknowledgement, retries included
+
+
+@dataclass
+class Verdict:
+    lost: int = 0
+    duplicated: int = 0
+    reordered: int = 0
+    mismatched: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def note(self, kind: str, problem: str) -> None:
+        setattr(self, kind, getattr(self, kind) + 1)
+        if len(self.problems) < PROBLEMS_KEPT:
+            self.problems.append(f"{kind}: {problem}")
+
+
+def run_load(settings: LoadSettings, *, log_dir: Path | None = None,
+             on_event: Callable[[str], None] = lambda message: None) -> LoadReport:
+    """Start Redis and the workers, drive the conversations, verify them in Redis, stop everything."""
+    started = time.monotonic()
+    with ExitStack() as stack:
+        logs = log_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bot-load-")))
+        logs.mkdir(parents=True, exist_ok=True)
+        url = settings.redis_url or stack.enter_context(redis_server(logs))
+        prefix = f"load-{uuid.uuid4().hex[:10]}:"
+        options = ["--history-turns", str(settings.turns), "--lock-timeout", str(settings.lock_timeout_seconds),
+                   "--lock-wait", str(settings.lock_wait_seconds)]
+        pool = WorkerPool(settings.workers, url, prefix, logs, options=options)
+        stack.callback(pool.close)
+        pool.wait_ready()
+        on_event(f"{settings.workers} workers ready on ports {', '.join(map(str, pool.ports))} (logs in {logs})")
+        driver = Driver(settings, pool, on_event)
+        conversations = asyncio.run(driver.run())
+        redelivered = {"repeated": pool.count_in_logs("delivered again; repeating its reply"),
+                       "unanswered": pool.count_in_logs("was delivered before but never answered")}
+        store = stack.enter_context(open_store(StoreSettings(kind="redis", url=url, key_prefix=prefix)))
+        verdict = verify(conversations, store)
+    return _report(settings, driver, conversations, verdict, redelivered, time.monotonic() - started)
+
+
+class Driver:
+    """The clients: every conversation sends its turns in order; requests share `concurrency` slots."""
+
+    def __init__(self, settings: LoadSettings, pool: WorkerPool, on_event: Callable[[str], None]) -> None:
+        self.settings, self.pool, self.on_event = settings, pool, on_event
+        self.rng = random.Random(settings.seed)
+        self.down_until = {url: 0.0 for url in pool.urls}
+        self.acknowledged = 0
+        self.kill_after = math.ceil(settings.kill_at * settings.conversations * settings.turns)
+        self.killed_port: int | None = None
+        self.killed_after: int | None = None
+        self.in_flight: Counter[str] = Counter()  # requests sent to each worker and not yet answered
+        self.killed_in_flight = 0
+        self.drive_seconds = 0.0
+        self.deadline = math.inf
+
+    async def run(self) -> dict[str, list[TurnLog]]:
+        """Each conversation's turns, in the order they were sent."""
+        self.slots = asyncio.Semaphore(self.settings.concurrency)
+        limits = httpx.Limits(max_connections=self.settings.concurrency,
+                              max_keepalive_connections=self.settings.concurrency)
+        started = time.monotonic()
+        self.deadline = started + self.settings.max_seconds
+        async with httpx.AsyncClient(timeout=self.settings.request_seconds, limits=limits) as client:
+            ids = [f"c{number}" for number in range(self.settings.conversations)]
+            logs = await asyncio.gather(*(self._conversation(client, cid) for cid in ids))
+        self.drive_seconds = time.monotonic() - started
+        return dict(zip(ids, logs))
+
+    async def _conversation(self, client: httpx.AsyncClient, cid: str) -> list[TurnLog]:
+        turns = [TurnLog(number, f"{cid}-t{number}", f"turn {number} of {cid}")
+                 for number in range(1, self.settings.turns + 1)]
+        for turn in turns:
+            if time.monotonic() > self.deadline:
+                break
+            await self._send(client, cid, turn)
+            if turn.outcome != "acknowledged":
+                break  # a later turn would answer a conversation the client no longer knows
+        return turns
+
+    async def _send(self, client: httpx.AsyncClient, cid: str, turn: TurnLog) -> None:
+        """Send until a 200; a failure goes again, with the same turn_id, to another worker.
+
+        The turn keeps its slot while it retries: a retry that queued behind every other
+        conversation's turn would measure the client's queue, not the servers.
+        """
+        body, path = {"text": turn.text, "turn_id": turn.turn_id}, f"/v1/conversations/{cid}/messages"
+        async with self.slots:
+            started, avoid = time.monotonic(), None
+            while True:
+                url = self._pick(avoid)  # picked once the request can go, so a dead worker is known by then
+                turn.attempts += 1
+                self.in_flight[url] += 1
+                try:
+                    cause, wait = await self._post(client, url, path, body, turn)
+                finally:
+                    self.in_flight[url] -= 1
+                if cause is None:
+                    turn.outcome, turn.seconds = "acknowledged", time.monotonic() - started
+                    self._acknowledged()
+                    return
+                turn.causes.append(cause)
+                if wait == math.inf or time.monotonic() - started > self.settings.turn_seconds:
+                    turn.outcome = "failed"
+                    return
+                if time.monotonic() + wait > self.deadline:
+                    return  # out of time: unfinished
+                avoid = url
+                await asyncio.sleep(wait)
+
+    async def _post(self, client: httpx.AsyncClient, worker: str, path: str, body: Mapping[str, str],
+                    turn: TurnLog) -> tuple[str | None, float]:
+        """(None, 0) on a 200 (the reply kept in `turn`), else (cause, seconds to wait before retrying)."""
+        try:
+            response = await client.post(worker + path, json=body)
+        except httpx.TransportError as err:
+            if isinstance(err, httpx.ConnectError):  # nobody listens: skip that worker for a while
+                self.down_until[worker] = time.monotonic() + DOWN_SECONDS
+            return type(err).__name__, 0.02 * min(len(turn.causes) + 1, 10)
+        if response.status_code == 200:
+            turn.reply = response.json()["text"]
+            return None, 0.0
+        if response.status_code not in RETRY_STATUSES:
+            return f"{response.status_code}", math.inf  # a client mistake: retrying would not help
+        retry_after = response.headers.get("Retry-After", "")
+        wait = float(retry_after) if retry_after.isdigit() else 0.2
+        return f"{response.status_code}", min(wait, MAX_BACKOFF_SECONDS)
+
+    def _pick(self, avoid: str | None) -> str:
+        """A random worker not known to be down, other than the one that just failed when possible."""
+        now = time.monotonic()
+        live = [url for url, until in self.down_until.items() if until <= now] or list(self.down_until)
+        return self.rng.choice([url for url in live if url != avoid] or live)
+
+    def _acknowledged(self) -> None:
+        self.acknowledged += 1
+        if self.settings.kill and self.killed_port is None and self.acknowledged >= self.kill_after:
+            victim = self.rng.randrange(self.settings.workers)
+            self.killed_in_flight = self.in_flight[self.pool.urls[victim]]
+            self.killed_port, self.killed_after = self.pool.kill(victim), self.acknowledged
+            self.on_event(f"killed the worker on port {self.killed_port} (SIGKILL) after {self.acknowledged} "
+                          f"acknowledged turns, with {self.killed_in_flight} requests in flight to it")
+
+
+def verify(conversations: Mapping[str, Sequence[TurnLog]], store: ConversationStore) -> Verdict:
+    """Compare what each client was told with what the store holds for its conversation."""
+    verdict = Verdict()
+    for cid, turns in conversations.items():
+        _verify_conversation(cid, turns, store, verdict)
+    return verdict
+
+
+def _verify_conversation(cid: str, turns: Sequence[TurnLog], store: ConversationStore, verdict: Verdict) -> None:
+    state = store.load(cid)
+    by_text = {turn.text: turn for turn in turns}
+    applied = [by_text[entry.text].number if entry.text in by_text else 0
+               for entry in state.history if entry.role == "user"]
+    if 0 in applied or state.turns != len(applied):
+        verdict.note("mismatched", f"{cid}: stored turns {state.turns}, history {applied} (0: a text never sent)")
+    for number, count in Counter(applied).items():
+        for _ in range(count - 1):
+            verdict.note("duplicated", f"{cid}: turn {number} applied {count} times")
+    unique = list(dict.fromkeys(applied))
+    for before, after in zip(unique, unique[1:]):
+        if after < before:
+            verdict.note("reordered", f"{cid}: turn {after} applied after turn {before}")
+    last_sent = max((turn.number for turn in turns if turn.attempts), default=0)
+    for turn in turns:
+        if turn.outcome == "acknowledged":
+            _verify_acknowledged(cid, turn, state.replies, applied, verdict)
+        elif turn.number in applied and turn.number != last_sent:
+            verdict.note("mismatched", f"{cid}: turn {turn.number} applied though never acknowledged")
+
+
+def _verify_acknowledged(cid: str, turn: TurnLog, stored: Mapping[str, str], applied: Sequence[int],
+                         verdict: Verdict) -> None:
+    if turn.number not in applied:
+        verdict.note("lost", f"{cid}: turn {turn.number} was acknowledged ({turn.reply!r}) but is not stored")
+    said = REPLY_NUMBER.match(turn.reply or "")
+    if said is None or int(said.group(1)) != turn.number:
+        verdict.note("mismatched", f"{cid}: turn {turn.number} was answered {turn.reply!r}")
+    elif stored.get(turn.turn_id, turn.reply) != turn.reply:
+        verdict.note("mismatched", f"{cid}: turn {turn.number} was answered {turn.reply!r}, stored "
+                     f"{stored[turn.turn_id]!r}")
+
+
+def _report(settings: LoadSettings, driver: Driver, conversations: Mapping[str, Sequence[TurnLog]],
+            verdict: Verdict, redelivered: Mapping[str, int], wall_seconds: float) -> LoadReport:
+    turns = [turn for log in conversations.values() for turn in log]
+    acked = [turn.seconds * 1000 for turn in turns if turn.outcome == "acknowledged"]
+    causes = Counter(cause for turn in turns for cause in turn.causes)
+    outcomes = Counter(turn.outcome for turn in turns)
+    return LoadReport(
+        settings=settings, command=settings.command(),
+        machine=f"{os.cpu_count()} CPUs, {platform.system()} {platform.machine()}, Python {platform.python_version()}",
+        sent=sum(1 for turn in turns if turn.attempts), acknowledged=len(acked),
+        retried=sum(1 for turn in turns if turn.attempts > 1), retries=sum(causes.values()),
+        retry_causes=dict(causes.most_common()), failed=outcomes["failed"], unfinished=outcomes["unfinished"],
+        lost=verdict.lost, duplicated=verdict.duplicated, reordered=verdict.reordered,
+        mismatched=verdict.mismatched, killed_port=driver.killed_port,
+        killed_after=driver.killed_after,
+        killed_in_flight=driver.killed_in_flight if driver.killed_port else None,
+        repeated=redelivered["repeated"], unanswered=redelivered["unanswered"],
+        throughput=len(acked) / driver.drive_seconds if driver.drive_seconds else 0.0,
+        p50_ms=percentile(acked, 0.5) if acked else 0.0, p95_ms=percentile(acked, 0.95) if acked else 0.0,
+        max_ms=max(acked, default=0.0), drive_seconds=driver.drive_seconds, wall_seconds=wall_seconds,
+        problems=verdict.problems)
+
+
+def _rows(report: LoadReport) -> list[tuple[str, str]]:
+    causes = ", ".join(f"{cause} {count}" for cause, count in report.retry_causes.items()) or "none"
+    killed = (f"port {report.killed_port} after {report.killed_after} turns, {report.killed_in_flight} "
+              "requests in flight to it" if report.killed_port else "none")
+    return [
+        ("workers / conversations x turns", f"{report.settings.workers} / {report.settings.conversations} x "
+                                            f"{report.settings.turns} ({report.settings.concurrency} in flight)"),
+        ("worker killed", killed),
+        ("turns sent / acknowledged", f"{report.sent:,} / {report.acknowledged:,}"),
+        ("turns retried (extra requests)", f"{report.retried:,} ({report.retries:,}: {causes})"),
+        ("retries answered from the store / applied now", f"{report.repeated} / {report.unanswered}"),
+        ("lost / duplicated / reordered", f"{report.lost} / {report.duplicated} / {report.reordered}"),
+        ("mismatched / failed / unfinished", f"{report.mismatched} / {report.failed} / {report.unfinished}"),
+        ("throughput", f"{report.throughput:,.0f} turns/s"),
+        ("turn latency p50 / p95 / max", f"{report.p50_ms:.0f} / {report.p95_ms:.0f} / {report.max_ms:.0f} ms"),
+        ("wall time (driving)", f"{report.wall_seconds:.1f} s ({report.drive_seconds:.1f} s)"),
+        ("result", ("PASSED" if report.passed else "FAILED") + ("" if report.complete else " (incomplete)")),
+    ]
+
+
+def load_table(report: LoadReport) -> Table:
+    """The report as a two-column terminal table."""
+    table = Table(title="bot bench load", show_header=False)
+    for name, value in _rows(report):
+        table.add_row(name, value)
+    return table
+
+
+def write_load_report(folder: Path, report: LoadReport) -> list[Path]:
+    """load.json (reloads as a LoadReport) and load.md; returns their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = folder / "load.json", folder / "load.md"
+    json_path.write_text(report.model_dump_json(indent=2) + "\n")
+    lines = ["# Load test: several workers on one Redis", "", f"`{report.command}`", "",
+             f"Machine: {report.machine}. The model is scripted: this measures serving and the store.", "",
+             "| what | value |", "| --- | --- |", *(f"| {name} | {value} |" for name, value in _rows(report))]
+    if report.problems:
+        lines += ["", "## Problems (first few)", "", *(f"- {problem}" for problem in report.problems)]
+    md_path.write_text("\n".join(lines) + "\n")
+    return [md_path, json_path]
