@@ -19,6 +19,23 @@ GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 torch.set_num_threads(1)  # tiny models gain nothing from threads; the machine is shared
 
 
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A redis-server for this test session (no persistence, free loopback port), started by the
+    same code as `bot bench load`; skipped if redis-server is missing, failed instead under $CI."""
+    import shutil
+
+    if shutil.which("redis-server") is None:
+        reason = "redis-server is not installed (apt-get install redis-server); Redis tests skipped"
+        if os.environ.get("CI"):  # in CI a skipped Redis suite would hide a broken set-up
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from bot.bench.load_worker import redis_server
+
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
 @pytest.fixture(scope="session", autouse=True)
 def bot_cache_dir(tmp_path_factory):
     """Nothing in the tests touches ~/.cache/bot."""

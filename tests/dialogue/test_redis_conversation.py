@@ -2,20 +2,18 @@
 
 The issue's acceptance item: "Two processes sharing one Redis continue the same conversation
 alternately without losing or reordering a turn." The workers are real `spawn` processes on a real
-redis-server (the `redis_url` fixture of tests/store/conftest.py, reused below); no model is loaded,
+redis-server (the `redis_url` fixture of tests/conftest.py); no model is loaded,
 a ScriptedUnderstanding answers in microseconds.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import multiprocessing
 import os
 import time
 import traceback
 import uuid
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 import pytest
 
@@ -30,21 +28,6 @@ HISTORY_TURNS = 50  # the manager keeps 2 * 50 entries: every turn of every test
 ANSWER_SECONDS = 60.0  # generous: the machine may be busy; a healthy turn takes milliseconds
 READ_DELAY_SECONDS = 0.002  # inside the lock, between load and save: widens any lost-update race
 
-
-def _store_conftest():
-    """tests/store/conftest.py, loaded by path: its fixtures are not visible from tests/dialogue,
-    and the tests/ tree has no packages to import it from."""
-    path = Path(__file__).resolve().parents[1] / "store" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("_store_conftest_for_dialogue", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-# tests/store's fixture itself: a throwaway redis-server on a free port, skipped if redis-server is
-# missing (failed instead under $CI). A second copy of the fixture, so a run that also collects
-# tests/store starts a second small server.
-redis_url = _store_conftest().redis_url
 
 COUNTER = SkillConfig.model_validate({
     "name": "counter",
