@@ -100,20 +100,23 @@ def read_mixed(requests: Sequence[tuple[FrameReader, str]]) -> list[Reading]:
 @torch.no_grad()
 def greedy_frames(runtime: Runtime, prefixes: list[PrefixKV], rows: list[list[int]],
                   decoders: list[FrameDecoder]) -> tuple[list[Frame], list[int]]:
-    """Constrained greedy decoding of a batch; each row only ever takes tokens its decoder allows."""
-    hidden, cache, mask, positions = runtime.forward(prefixes, rows)
+    """Constrained greedy decoding of a batch; each row only ever takes tokens its decoder allows.
+    Tokens the schema forces (the rest of a name once its start is unique, about 40 % of a frame)
+    go in with the chosen token in the same pass: fewer passes, the same frame."""
+    hidden, cache, mask, last = runtime.forward(prefixes, rows)
     logits = runtime.logits(hidden[:, -1])
     counts = [0] * len(rows)
     for _ in range(MAX_FRAME_TOKENS):
-        chosen = torch.full((len(rows),), runtime.pad_id, dtype=torch.long)
+        chunks = [[] for _ in rows]
         for i, decoder in enumerate(decoders):
-            if not decoder.done:
-                chosen[i] = _choose(logits[i], decoder)
-                counts[i] += 1
-        if all(d.done for d in decoders):
+            if not decoder.done and counts[i] < MAX_FRAME_TOKENS:
+                chunks[i] = [_choose(logits[i], decoder)] + _forced_run(decoder)
+                counts[i] += len(chunks[i])
+        if all(d.done or n >= MAX_FRAME_TOKENS for d, n in zip(decoders, counts)):
             break
-        positions = positions + 1
-        logits, mask = runtime.step(chosen, cache, mask, positions)
+        tokens, chunk_mask, positions = _chunk_batch(runtime, chunks, last)
+        last = last + torch.tensor([len(c) for c in chunks], dtype=last.dtype, device=last.device)
+        logits, mask = runtime.step(tokens, cache, mask, positions, chunk_mask)
     return [d.frame() for d in decoders], counts
 
 
@@ -124,6 +127,30 @@ def _choose(logits: torch.Tensor, decoder: FrameDecoder) -> int:
     token = int(allowed[best])
     decoder.advance(token, float(logprobs[best]))
     return token
+
+
+def _forced_run(decoder: FrameDecoder) -> list[int]:
+    """Take every token that is the only one allowed (its log-probability renormalised is 0)."""
+    run: list[int] = []
+    while not decoder.done and len(allowed := decoder.allowed()) == 1:
+        decoder.advance(allowed[0], 0.0)
+        run.append(allowed[0])
+    return run
+
+
+def _chunk_batch(runtime: Runtime, chunks: list[list[int]], last: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Rows' new tokens left-padded to one width, with their mask and position ids."""
+    width = max(len(c) for c in chunks)
+    tokens = torch.full((len(chunks), width), runtime.pad_id, dtype=torch.long, device=last.device)
+    chunk_mask = torch.zeros_like(tokens)
+    positions = torch.zeros_like(tokens)
+    for i, chunk in enumerate(chunks):
+        if chunk:
+            tokens[i, width - len(chunk):] = torch.tensor(chunk, device=last.device)
+            chunk_mask[i, width - len(chunk):] = 1
+            positions[i, width - len(chunk):] = int(last[i]) + 1 + torch.arange(len(chunk), device=last.device)
+    return tokens, chunk_mask, positions
 
 
 @torch.no_grad()

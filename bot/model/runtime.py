@@ -119,12 +119,17 @@ class Runtime:
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.lm_head(hidden)
 
-    def step(self, tokens: torch.Tensor, cache: DynamicCache, mask: torch.Tensor,
-             positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One decode step for the whole batch: next-token logits `[B, V]` and the grown mask."""
-        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
-        out = self.decoder(input_ids=tokens.unsqueeze(1), attention_mask=mask,
-                           position_ids=positions.unsqueeze(1), past_key_values=cache, use_cache=True)
+    def step(self, tokens: torch.Tensor, cache: DynamicCache, mask: torch.Tensor, positions: torch.Tensor,
+             chunk_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Append tokens to every row: `[B]` (one decode step) or `[B, K]` chunks, left-padded where
+        `chunk_mask` is 0. One pass reads the weights once, whatever K is, and on this CPU that
+        read is the cost. Returns each row's next-token logits `[B, V]` and the grown mask."""
+        if tokens.dim() == 1:
+            tokens, positions = tokens.unsqueeze(1), positions.unsqueeze(1)
+        chunk_mask = torch.ones_like(tokens) if chunk_mask is None else chunk_mask
+        mask = torch.cat([mask, chunk_mask.to(mask.dtype)], dim=1)
+        out = self.decoder(input_ids=tokens, attention_mask=mask, position_ids=positions,
+                           past_key_values=cache, use_cache=True)
         return self.lm_head(out.last_hidden_state[:, -1]), mask
 
 
