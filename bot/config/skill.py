@@ -73,6 +73,8 @@ class IntentConfig(_Strict):
     name: str = Field(pattern=NAME_PATTERN)
     description: str = ""
     required_slots: list[str] = Field(default_factory=list)
+    # the slots this intent can carry (None: any of the skill's); the decoder names no other
+    slots: list[str] | None = None
     response: str = ""  # a template: "Alarm set for {time}."
     questions: dict[str, str] = Field(default_factory=dict)  # slot -> what to ask when it is missing
     action: str | None = Field(default=None, pattern=ACTION_PATTERN)  # "module:function"
@@ -125,6 +127,16 @@ class SkillConfig(_Strict):
                         f"intent '{intent.name}' requires slot '{slot}', which is not under 'slots'",
                         loc=("intents", number, "required_slots"),
                         fix=f"add '{slot}' under 'slots' or remove it from required_slots")
+                if intent.slots is not None and slot not in intent.slots:
+                    raise _LocatedError(
+                        f"intent '{intent.name}' requires slot '{slot}' but does not list it in its 'slots'",
+                        loc=("intents", number, "slots"), fix=f"add '{slot}' to the intent's slots")
+            for slot in intent.slots or ():
+                if slot not in known:
+                    raise _LocatedError(
+                        f"intent '{intent.name}' lists slot '{slot}', which is not under 'slots'",
+                        loc=("intents", number, "slots"),
+                        fix=f"add '{slot}' under 'slots' or remove it from the intent's slots")
         return self
 
     @model_validator(mode="after")
@@ -140,6 +152,11 @@ class SkillConfig(_Strict):
     @property
     def slot_names(self) -> list[str]:
         return [s.name for s in self.slots]
+
+    @property
+    def intent_slots(self) -> dict[str, list[str]]:
+        """The slots each intent can carry: its own list, or every slot of the skill."""
+        return {i.name: self.slot_names if i.slots is None else list(i.slots) for i in self.intents}
 
     def intent(self, name: str) -> IntentConfig:
         return next(i for i in self.intents if i.name == name)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from transformers import PreTrainedTokenizerBase
 
+from bot.config import SkillConfig
 from bot.skills.prompts import ordered_slots
 from bot.types import Frame
 
@@ -52,8 +53,11 @@ def _trie(pieces: dict[str, list[int]], starts: dict[str, list[int]] | None = No
 class FrameCodec:
     """Token pieces of one skill's schema: encodes gold frames, makes a decoder per message."""
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, intents: list[str], slots: list[str]) -> None:
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, intents: list[str], slots: list[str], *,
+                 intent_slots: dict[str, list[str]] | None = None) -> None:
         self.tokenizer = tokenizer
+        # once the intent is read, only its own slots may be named (default: any slot)
+        self.intent_slots = {i: set(slots) for i in intents} | {i: set(s) for i, s in (intent_slots or {}).items()}
         self.end = tokenizer.eos_token_id
         self.separator = self._piece(SEPARATOR)
         self.equals = self._piece(EQUALS)
@@ -71,6 +75,10 @@ class FrameCodec:
         for name, value, _ in ordered_slots(text, slots):
             ids += self.separator + self._piece(" " + value) + self.equals + self._piece(" " + name)
         return ids + [self.end]
+
+    @classmethod
+    def for_skill(cls, tokenizer: PreTrainedTokenizerBase, config: "SkillConfig") -> "FrameCodec":
+        return cls(tokenizer, config.intent_names, config.slot_names, intent_slots=config.intent_slots)
 
     def decoder(self, text: str) -> "FrameDecoder":
         words = text.split()
@@ -121,15 +129,16 @@ class FrameDecoder:
             placeable = self.node.ends is not None and self._start(self.node.ends) is not None
             return options + (self.codec.equals if placeable else [])
         if self.state == "slot":
-            options = [t for t, child in self.node.children.items() if child.names - self.slots.keys()]
-            if self.node.ends is None or self.node.ends in self.slots:
+            usable = self.codec.intent_slots[self.intent] - self.slots.keys()
+            options = [t for t, child in self.node.children.items() if child.names & usable]
+            if self.node.ends is None or self.node.ends not in usable:
                 return options
-            names_left = self.codec.slot_trie.names - self.slots.keys() - {self.node.ends}
+            names_left = usable - {self.node.ends}
         else:
             options = list(self.node.children)
             if self.node.ends is None:
                 return options
-            names_left = self.codec.slot_trie.names
+            names_left = self.codec.intent_slots[self.node.ends]
         options.append(self.codec.end)
         if names_left and self.value_trie.last_start >= self.next_word:
             options += self.codec.separator  # another slot needs a name and words left to copy

@@ -39,7 +39,7 @@ class FrameReader:
         self.runtime, self.config, self.mode = runtime, config, mode
         tokenizer = runtime.base.tokenizer
         self.tokenizer = tokenizer
-        self.codec = FrameCodec(tokenizer, config.intent_names, config.slot_names)
+        self.codec = FrameCodec.for_skill(tokenizer, config)
         prefix_text = prompt_prefix(config, mode, demonstrations)
         with torch.no_grad():
             self.prefix: PrefixKV = runtime.prefix(table if mode == PromptMode.tuned else None,

@@ -139,9 +139,10 @@ def validate_examples(examples: Sequence[Example], config: SkillConfig, source: 
         raise ValueError(f"got {len(lines)} line numbers for {len(examples)} examples")
     numbers = list(lines) if lines is not None else range(1, len(examples) + 1)
     places = [_Place(source, number, lines is not None) for number in numbers]
-    intents, slots = set(config.intent_names), set(config.slot_names)
+    intent_slots = {name: set(slots) for name, slots in config.intent_slots.items()}
+    slots = set(config.slot_names)
     for example, place in zip(examples, places):
-        _check_example(example, place, intents, slots)
+        _check_example(example, place, intent_slots, slots)
     _check_duplicates(examples, places)
 
 
@@ -163,17 +164,22 @@ class _Place:
         return DataError(self.source, f"{self.name}: {problem}", field=field, fix=fix)
 
 
-def _check_example(example: Example, where: _Place, intents: set[str], slots: set[str]) -> None:
+def _check_example(example: Example, where: _Place, intent_slots: dict[str, set[str]], slots: set[str]) -> None:
     if not example.text.strip():
         raise where.error("text is empty", field="text",
                           fix="write what the user says, or delete the example")
-    if example.intent not in intents:
+    if example.intent not in intent_slots:
         raise where.error(f"unknown intent '{example.intent}'", field="intent",
-                          fix=_known_fix("intent", example.intent, intents))
+                          fix=_known_fix("intent", example.intent, set(intent_slots)))
     for name, value in example.slots.items():
         if name not in slots:
             raise where.error(f"unknown slot '{name}'", field=f"slots.{name}",
                               fix=_known_fix("slot", name, slots))
+        if name not in intent_slots[example.intent]:
+            raise where.error(f"slot '{name}' is not one of intent '{example.intent}''s slots",
+                              field=f"slots.{name}",
+                              fix=f"add '{name}' to the slots of intent '{example.intent}' in skill.yaml, "
+                                  "or fix the example")
         _check_value(example.text, name, value, where)
 
 

@@ -60,8 +60,13 @@ def scaffold_skill(root: Path, *, name: str, data: Path | None = None, split: st
 
 def _draft_config(name: str, description: str, examples: Sequence[Example]) -> SkillConfig:
     intents, slots = schema_from_examples(examples)
+    carried = {i: set() for i in intents}  # the slots each intent's examples carry: its own list
+    for example in examples:
+        carried[example.intent] |= set(example.slots)
     return SkillConfig(name=name, description=description or f"The {name} skill.",
-                       intents=[{"name": i, "description": human_words(i)} for i in intents],
+                       intents=[{"name": i, "description": human_words(i),
+                                 "slots": [s for s in slots if s in carried[i]] if slots else None}
+                                for i in intents],
                        slots=[{"name": s, "description": human_words(s)} for s in slots])
 
 

@@ -87,7 +87,7 @@ class _Tuner:
         self.base, self.settings = base, settings
         self.runtime = Runtime(base)
         self.train_runtime = Runtime(replace(base, model=_frozen_copy(base.model, torch.bfloat16)))
-        self.codec = FrameCodec(base.tokenizer, skill.intent_names, skill.slot_names)
+        self.codec = FrameCodec.for_skill(base.tokenizer, skill)
         self.peft = get_peft_model(base.model, _peft_config(settings, skill, model_dir))
         self.encoder = self.peft.prompt_encoder["default"]
         self.indices = self.peft.prompt_tokens["default"][: settings.virtual_tokens].to(self.runtime.device)

@@ -155,3 +155,21 @@ def test_bad_intent_name_names_its_own_line(tmp_path):
 def test_config_object_rejects_unknown_fields_directly():
     with pytest.raises(ValueError):
         SkillConfig.model_validate({"name": "x", "intents": [{"name": "a"}], "extra": 1})
+
+
+def test_intent_slots_default_to_every_slot_and_may_be_narrowed(tmp_path):
+    config = load_skill_config(write(tmp_path, GOOD.replace("    required_slots: [time]\n",
+                                                              "    required_slots: [time]\n    slots: [time]\n")))
+    assert config.intent_slots == {"set_alarm": ["time"], "cancel_alarm": ["time", "place"]}
+
+
+def test_intent_slot_not_declared_names_line_field_and_fix(tmp_path):
+    text = GOOD.replace("    required_slots: [time]\n", "    required_slots: [time]\n    slots: [time, when]\n")
+    err = error_for(tmp_path, text)
+    assert "'when'" in err.problem and err.line == line_of(text, r"slots: \[time, when\]")
+    assert err.field is not None and err.field.endswith("slots") and "under 'slots'" in err.fix
+
+
+def test_required_slot_must_be_among_the_intent_slots(tmp_path):
+    err = error_for(tmp_path, GOOD.replace("    required_slots: [time]\n", "    required_slots: [time]\n    slots: [place]\n"))
+    assert "requires slot 'time'" in err.problem and "add 'time' to the intent's slots" == err.fix

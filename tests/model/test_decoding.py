@@ -277,3 +277,22 @@ def test_message_without_usable_words_never_dead_ends(codec, text):
 
 def test_separator_piece_is_one_token(codec, tokenizer):
     assert codec.separator == pieces(tokenizer, SEPARATOR) and len(codec.separator) == 1
+
+
+def test_only_the_intents_own_slots_can_be_named(tokenizer):
+    codec = FrameCodec(tokenizer, ["set", "weather"], ["time", "timeofday", "place"],
+                       intent_slots={"set": ["time", "timeofday"], "weather": []})
+    text = "set it for 7 am in paris"
+    rng = random.Random(0)
+    for _ in range(200):
+        decoder = codec.decoder(text)
+        random_walk(decoder, rng)
+        frame = decoder.frame()
+        assert set(frame.slots) <= {"set": {"time", "timeofday"}, "weather": set()}[frame.intent]
+    weather = feed(codec.decoder(text), pieces(tokenizer, " weather"))
+    assert codec.separator[0] not in weather.allowed()  # an intent without slots can only end
+    time_named = feed(codec.decoder(text), codec.encode("set", {"time": "7 am"}, text)[:-1])
+    place = pieces(tokenizer, " place")
+    again = feed(time_named, codec.separator + pieces(tokenizer, " paris") + codec.equals)
+    assert place[0] != pieces(tokenizer, " timeofday")[0]
+    assert place[0] not in again.allowed()  # 'place' is a slot of the skill, not of this intent

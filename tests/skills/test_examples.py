@@ -142,6 +142,14 @@ def test_validate_unknown_slot(config: SkillConfig) -> None:
     assert error.field == "slots.singer" and "artist, city, service" in error.fix
 
 
+def test_validate_slot_outside_its_intent_slots(config: SkillConfig) -> None:
+    narrowed = config.model_copy(update={"intents": [config.intents[0].model_copy(update={"slots": ["artist"]}),
+                                                     config.intents[1]]})
+    error = validate_one(narrowed)  # GOOD carries 'service', which PlayMusic no longer lists
+    assert error.field == "slots.service" and "PlayMusic" in error.problem
+    assert "add 'service' to the slots of intent 'PlayMusic'" in error.fix
+
+
 @pytest.mark.parametrize("value", ["west", "Westbam", "westbam google", "music google"])
 def test_validate_value_must_be_whole_words_of_text(config: SkillConfig, value: str) -> None:
     error = validate_one(config, slots={"artist": value})

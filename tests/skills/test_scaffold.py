@@ -62,12 +62,20 @@ def test_yaml_keeps_only_what_differs_from_defaults(tmp_path: Path) -> None:
     text, raw = written(root)
     assert list(raw) == ["name", "description", "mode", "intents", "slots"]
     assert raw["mode"] == "tuned" and raw["description"] == "The mix skill."
-    assert all(list(item) == ["name", "description"] for item in raw["intents"] + raw["slots"])
+    assert all(list(item) == ["name", "description", "slots"] for item in raw["intents"])
+    assert all(list(item) == ["name", "description"] for item in raw["slots"])
     for noise in ("questions", "action", "generate", "required_slots", "response", "tuning",
-                  "few_shot_examples", "{}", "null", "[]", "''"):
+                  "few_shot_examples", "{}", "null", "''"):
         assert noise not in text, noise
     config = load_skill_config(root / "skill.yaml")  # what was left out comes back as defaults
     assert config.intent("alarm_set").questions == {} and config.intent("alarm_set").action is None
+
+
+def test_each_intent_lists_the_slots_its_examples_carry(tmp_path: Path) -> None:
+    config = load_skill_config(scaffold_skill(tmp_path / "mix", name="mix", data=write_data(tmp_path)) / "skill.yaml")
+    assert config.intent("alarm_set").slots == ["time"]
+    assert config.intent("alarm_remove").slots == ["timeRange"]
+    assert config.intent("weather_query").slots == []  # no example carries one: the decoder names none
 
 
 def test_starter_skill_has_no_slots_key(tmp_path: Path) -> None:
