@@ -172,7 +172,7 @@ def _skills_and_router(settings: BotSettings):
 def _manager(settings: BotSettings):
     """The dialogue manager over the real model, the shipped skills and the configured store."""
     from bot.dialogue import DialogueManager
-    from bot.dialogue.model_understanding import ModelUnderstanding
+    from bot.model.understanding import ModelUnderstanding
     from bot.model.runtime import Runtime
     from bot.store import StoreSettings, open_store
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["ConversationState", "Example", "Frame", "HistoryEntry", "Reply", "SlotValues", "Turn"]
+__all__ = ["ConversationState", "Example", "Frame", "HistoryEntry", "Reply", "Route", "SlotValues", "Turn"]
 
 SlotValues = dict[str, str]
 
@@ -79,3 +81,15 @@ class ConversationState(BaseModel):
     # turn_id -> reply text for the last few turns that had an id: a redelivered turn (a Slack
     # retry, another worker) gets the same answer instead of a second one.
     replies: dict[str, str] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Route:
+    """The skill a turn belongs to; `skill=None` means out of scope (the fallback reply)."""
+
+    skill: str | None
+    confidence: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.confidence <= 1.0:
+            raise ValueError(f"confidence must lie in [0, 1], got {self.confidence}")

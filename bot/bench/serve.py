@@ -19,7 +19,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from bot.dialogue import DialogueManager
-from bot.dialogue.model_understanding import ModelUnderstanding
+from bot.model.understanding import ModelUnderstanding
 from bot.model.batching import ReadBatcher
 from bot.model.prefix_cache import ReaderCache
 from bot.model.runtime import Runtime

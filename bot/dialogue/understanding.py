@@ -18,21 +18,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol, runtime_checkable
 
-from bot.types import Frame, HistoryEntry
+from bot.types import Frame, HistoryEntry, Route
 
 __all__ = ["Call", "Route", "Rule", "ScriptedUnderstanding", "Understanding"]
-
-
-@dataclass(frozen=True)
-class Route:
-    """The skill a turn belongs to; `skill=None` means out of scope (the fallback reply)."""
-
-    skill: str | None
-    confidence: float = 1.0
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.confidence <= 1.0:
-            raise ValueError(f"confidence must lie in [0, 1], got {self.confidence}")
 
 
 @runtime_checkable

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from bot.dialogue.understanding import Route
 from bot.model.batching import ReadBatcher
 from bot.model.prefix_cache import ReaderCache
 from bot.model.reader import greedy_line
 from bot.model.runtime import Runtime
 from bot.skills.skill import Skill
-from bot.types import Frame, HistoryEntry
+from bot.types import Frame, HistoryEntry, Route
 
 __all__ = ["OUT_OF_SCOPE", "ModelUnderstanding"]
 
