@@ -98,8 +98,9 @@ def tune(skill: Annotated[Optional[Path], typer.Argument(help="the skill folder"
     size = sum(p.stat().st_size for p in opened.table_dir.iterdir())
     print(json.dumps({"skill": opened.name, "table": str(opened.table_dir), "table_bytes": size,
                       "steps": result.steps, "seconds": round(result.seconds, 1),
-                      "dev_intent_accuracy": result.dev_intent_accuracy, "dev_slot_f1": result.dev_slot_f1,
-                      "dev_frame_accuracy": result.dev_frame_accuracy}, indent=2))
+                      "dev": result.dev.model_dump(exclude_none=True)}, indent=2))
+    if result.dev.warning:
+        console.print(f"[yellow]warning:[/yellow] {result.dev.warning}")
 
 
 def _router_skill(settings: BotSettings):
@@ -114,21 +115,44 @@ def _router_skill(settings: BotSettings):
 
 @app.command()
 def skills(model: ModelOption = None) -> None:
-    """List the skills with their intents, mode and dev metrics from their last tuning."""
+    """List the skills and the router with intents, mode and dev figures from their last tuning."""
     from rich.table import Table as RichTable
 
-    from bot.model.tables import read_manifest
-    from bot.skills.router import list_skills
+    from bot.skills.router import ROUTER_DIR, list_skills
+    from bot.skills.skill import load_skill
 
     settings = _settings(model)
-    table = RichTable("skill", "mode", "intents", "examples", "dev intent acc", "dev slot F1", "dev frame acc")
-    for skill in list_skills(settings.skills_dir):
-        dev = read_manifest(skill.table_dir).get("dev", {}) if (skill.table_dir / "manifest.json").is_file() else {}
-        pct = lambda key: f"{dev[key]:.1%}" if isinstance(dev.get(key), float) else "-"
-        count = sum(1 for line in skill.examples_path.open() if line.strip()) if skill.examples_path.is_file() else 0
-        table.add_row(skill.name, skill.config.mode.value, str(len(skill.config.intents)), str(count),
-                      pct("intent_accuracy"), pct("slot_f1"), pct("frame_accuracy"))
+    table = RichTable("skill", "mode", "intents", "examples", "dev n", "dev intent acc", "dev slot F1",
+                      "dev frame acc (90% interval)")
+    found = list_skills(settings.skills_dir)
+    router_dir = settings.skills_dir / ROUTER_DIR
+    warnings = []
+    for skill in found + ([load_skill(router_dir)] if router_dir.is_dir() else []):
+        table.add_row(*_skill_row(skill))
+        dev = _dev_of(skill)
+        if dev is not None and dev.warning:
+            warnings.append(f"{skill.name}: {dev.warning}")
     Console().print(table)
+    for warning in warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+
+
+def _dev_of(skill):
+    from bot.skills.manifest import MANIFEST, read_manifest
+
+    return read_manifest(skill.table_dir).dev if (skill.table_dir / MANIFEST).is_file() else None
+
+
+def _skill_row(skill) -> list[str]:
+    dev = _dev_of(skill)
+    pct = lambda value: f"{value:.1%}" if isinstance(value, float) else "-"
+    count = sum(1 for line in skill.examples_path.open() if line.strip()) if skill.examples_path.is_file() else 0
+    frame = pct(dev.frame_accuracy) if dev else "-"
+    if dev and dev.frame_low is not None:
+        frame += f" ({dev.frame_low:.0%}-{dev.frame_high:.0%})"
+    return [skill.name, skill.config.mode.value, str(len(skill.config.intents)), str(count),
+            str(dev.n) if dev else "-", pct(dev.intent_accuracy) if dev else "-",
+            pct(dev.slot_f1) if dev else "-", frame]
 
 
 @app.command()
@@ -189,7 +213,7 @@ def _manager(settings: BotSettings):
 def predict(skill: Path, text: str, mode: Annotated[Optional[PromptMode], typer.Option()] = None,
             model: ModelOption = None, device: DeviceOption = None) -> None:
     """Read one message with a skill and print the frame as JSON."""
-    from bot.model.reader import reader_for
+    from bot.model.readers import reader_for
     from bot.model.runtime import Runtime
     from bot.skills.skill import load_skill
 
@@ -214,7 +238,7 @@ def _held_out(skill):
 
 
 @app.command("eval")
-def evaluate(skill: Path,
+def evaluate(skill: Annotated[Optional[Path], typer.Argument(help="the skill folder")] = None,
              data: Annotated[Optional[Path], typer.Option(
                  help="labelled turns; default: the dev split `bot tune` held out")] = None,
              split: Annotated[Optional[str], typer.Option(help="split of --data, e.g. dev or val")] = None,
@@ -223,8 +247,14 @@ def evaluate(skill: Path,
              report: Annotated[Optional[Path], typer.Option(help="write JSON + Markdown + PNG here")] = None,
              out_of_scope: Annotated[Optional[str], typer.Option(
                  help="the intent that marks out-of-scope turns (e.g. oos): adds a confidence sweep")] = None,
+             dialogues: Annotated[Optional[Path], typer.Option(
+                 help="scripted conversations (YAML) played through the dialogue manager, instead of a skill")] = None,
              model: ModelOption = None, device: DeviceOption = None) -> None:
     """Intent accuracy, slot P/R/F1, frame accuracy, per-intent table, confusion, latency."""
+    if (skill is None) == (dialogues is None):
+        raise typer.BadParameter("give a skill folder, or --dialogues FILE (not both)")
+    if dialogues is not None:
+        return _eval_dialogues(dialogues, report, _settings(model, device))
     from rich.progress import Progress
 
     from bot.model.runtime import Runtime
@@ -252,6 +282,25 @@ def evaluate(skill: Path,
             console.print(f"wrote {path}")
     if out_of_scope:
         _out_of_scope_report(examples, frames, out_of_scope, report)
+
+
+def _eval_dialogues(path: Path, report: Path | None, settings: BotSettings) -> None:
+    """Play scripted conversations through the real manager on a fresh in-memory store."""
+    from bot.config.store import StoreSettings
+    from bot.dialogue.script_report import score_table, write_dialogue_report
+    from bot.dialogue.script_run import play_set, score
+    from bot.dialogue.scripts import load_dialogues
+
+    dialogue_set = load_dialogues(path)
+    manager = _manager(settings.model_copy(update={"store": StoreSettings()}))
+    results = play_set(manager, dialogue_set, on_dialogue=lambda r: console.print(
+        f"{'ok  ' if r.passed else 'FAIL'} {r.dialogue.category}: {r.dialogue.name}", highlight=False))
+    scores = score(results)
+    Console().print(score_table(scores, title=f"dialogues: {path}"))
+    print(f"whole-conversation accuracy: {scores['all'].dialogue_accuracy:.1%} "
+          f"({scores['all'].dialogues_passed}/{scores['all'].dialogues})")
+    for written in write_dialogue_report(report, scores, results, title=f"dialogues: {path}") if report else []:
+        console.print(f"wrote {written}")
 
 
 def _out_of_scope_report(examples, frames: dict, oos_intent: str, report: Path | None) -> None:
