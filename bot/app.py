@@ -1,0 +1,206 @@
+"""The composition root: `Bot` wires settings, the one model, the skills, the router, the store and
+the dialogue manager together, once. `bot chat`, `bot serve`, `bot bench serve` and the tests build
+their bot here; nothing else wires the pieces.
+
+    from bot import Bot
+
+    bot = Bot.load()                                    # configs/default.yaml, every skill, the router
+    reply = bot.reply("c1", "set an alarm for 7 am")    # Reply(skill="alarm", text="Alarm set for 7 am.")
+
+Every method may be called from many threads or tasks at once: turns of one conversation take its
+lock in the store, and reads from all of them are batched by one `ReadBatcher` (as in `bot serve`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+from collections.abc import AsyncIterator, Iterator, Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from bot.config.settings import DEFAULT_CONFIG, BotSettings, load_settings
+from bot.errors import BotError, ConfigError
+from bot.types import Frame, Reply, Turn
+
+if TYPE_CHECKING:
+    from bot.dialogue import DialogueManager
+    from bot.model.base import BaseModel
+    from bot.model.batching import ReadBatcher
+    from bot.model.prefix_cache import ReaderCache
+    from bot.model.understanding import ModelUnderstanding
+    from bot.skills.skill import Skill
+    from bot.store import ConversationStore
+
+__all__ = ["Bot", "load_skills", "reply_pieces"]
+
+OUT_OF_SCOPE = "out_of_scope"  # the intent `Bot.read` gives a turn the router sends to no skill
+
+
+class Bot:
+    """A loaded bot: `reply`/`areply`/`stream`/`astream` answer turns, `read` only understands."""
+
+    def __init__(self, settings: BotSettings, manager: DialogueManager, understanding: ModelUnderstanding, *,
+                 skills: Mapping[str, Skill], router: Skill | None) -> None:
+        self.settings, self.manager, self.understanding = settings, manager, understanding
+        self._skills, self.router = dict(skills), router
+
+    @classmethod
+    def load(cls, skills: str | Path | None = None, config: str | Path | None = DEFAULT_CONFIG, *,
+             model: str | None = None, device: str | None = None) -> Bot:
+        """Load the model once, every skill under `skills` (default: the config's `skills_dir`) and
+        the router. `config=None` reads no file. Raises the BotErrors the command line prints."""
+        return cls.from_settings(load_settings(config, skills_dir=skills, model=model, device=device))
+
+    @classmethod
+    def from_settings(cls, settings: BotSettings, *, base: BaseModel | None = None,
+                      readers: ReaderCache | None = None, batcher: ReadBatcher | None = None,
+                      store: ConversationStore | None = None) -> Bot:
+        """The one wiring. Pass `base` or `readers` to share a loaded model (tests, benchmarks),
+        `batcher` to choose how reads batch, `store` to use a store other than the configured one."""
+        from bot.dialogue import DialogueManager
+        from bot.model.batching import ReadBatcher
+        from bot.model.prefix_cache import ReaderCache
+        from bot.model.runtime import Runtime
+        from bot.model.understanding import ModelUnderstanding
+        from bot.store import open_store
+
+        skills, router = load_skills(settings.skills_dir)
+        _importable_actions(settings.skills_dir)
+        opened = open_store(settings.store) if store is None else None  # Redis down: said before the model loads
+        try:
+            if readers is None:
+                readers = ReaderCache(Runtime(base if base is not None else load_model(settings)))
+            for skill in [*skills.values(), *([router] if router else [])]:
+                readers.get(skill)  # a table of another model fails now; prefixes are built before turn one
+            understanding = ModelUnderstanding(readers.runtime, skills, router=router, readers=readers,
+                                               batcher=batcher or ReadBatcher(),
+                                               min_route_confidence=settings.min_route_confidence)
+            manager = DialogueManager({n: s.config for n, s in skills.items()}, understanding,
+                                      opened or store, fallback_reply=settings.fallback_reply)
+        except BaseException:
+            if opened is not None:
+                opened.close()
+            raise
+        return cls(settings, manager, understanding, skills=skills, router=router)
+
+    @property
+    def skills(self) -> Mapping[str, Skill]:
+        """The loaded skills by name (the router is `bot.router`)."""
+        return MappingProxyType(self._skills)
+
+    @property
+    def store(self) -> ConversationStore:
+        """Where conversations live (adapters mark delivered events there too)."""
+        return self.manager.store
+
+    @property
+    def readers(self) -> ReaderCache:
+        return self.understanding.readers
+
+    @property
+    def model_name(self) -> str:
+        return self.understanding.runtime.base.name
+
+    def handle(self, turn: Turn) -> Reply:
+        """Answer a whole `Turn` (what the adapters hand over)."""
+        return self.manager.handle(turn)
+
+    def reply(self, conversation_id: str, text: str, *, user_id: str | None = None,
+              turn_id: str | None = None) -> Reply:
+        """The bot's reply to `text` in the conversation; a `turn_id` sent again gets the same reply."""
+        return self.handle(_turn(conversation_id, text, user_id, turn_id))
+
+    async def areply(self, conversation_id: str, text: str, *, user_id: str | None = None,
+                     turn_id: str | None = None) -> Reply:
+        """`reply` on a worker thread, so the event loop goes on serving other tasks meanwhile."""
+        return await asyncio.to_thread(self.reply, conversation_id, text, user_id=user_id, turn_id=turn_id)
+
+    def stream(self, conversation_id: str, text: str, *, user_id: str | None = None,
+               turn_id: str | None = None) -> Iterator[str]:
+        """The reply's text in pieces (words with their spaces), which join back to `reply(...).text`."""
+        yield from reply_pieces(self.reply(conversation_id, text, user_id=user_id, turn_id=turn_id).text)
+
+    async def astream(self, conversation_id: str, text: str, *, user_id: str | None = None,
+                      turn_id: str | None = None) -> AsyncIterator[str]:
+        """`stream` for async code; the turn runs on a worker thread."""
+        reply = await self.areply(conversation_id, text, user_id=user_id, turn_id=turn_id)
+        for piece in reply_pieces(reply.text):
+            yield piece
+
+    def read(self, text: str, skill: str | None = None) -> Frame:
+        """Understanding only: the frame `skill` reads (default: the skill the router picks); no state
+        changes. A turn the router sends to no skill reads as intent 'out_of_scope'."""
+        if skill is None:
+            route = self.understanding.route(text, ())
+            if route.skill is None:
+                return Frame(intent=OUT_OF_SCOPE, confidence=route.confidence)
+            skill = route.skill
+        if skill not in self._skills:
+            raise BotError(f"no skill '{skill}' is loaded (loaded: {', '.join(sorted(self._skills))})")
+        return self.understanding.read(skill, text, ())
+
+    def close(self) -> None:
+        """Stop the read batcher's thread and close the store."""
+        self.understanding.batcher.close()
+        self.manager.store.close()
+
+    def __enter__(self) -> Bot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def load_model(settings: BotSettings) -> BaseModel:
+    """The base model of `settings`, loaded without progress bars on stderr."""
+    # transformers reads huggingface_hub's switch when it is first imported (progress bars off)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if settings.cache_dir is not None:  # the model room reads the cache folder from the environment
+        os.environ["BOT_CACHE_DIR"] = str(settings.cache_dir.expanduser())
+    from bot.model.base import load_base_model
+
+    return load_base_model(settings.model, device=settings.device)
+
+
+def load_skills(skills_dir: Path) -> tuple[dict[str, Skill], Skill | None]:
+    """Every skill under `skills_dir` by name, and the router (`_router/`, once tuned if in tuned
+    mode); a clear error when the folder or its skills are missing."""
+    from bot.config import PromptMode
+    from bot.skills.router import ROUTER_DIR, list_skills
+    from bot.skills.skill import CONFIG_FILE, load_skill
+
+    folder = Path(skills_dir)
+    if not folder.is_dir():
+        raise ConfigError(folder, f"skills folder not found (looked in {folder.resolve()})", field="skills_dir",
+                          fix="run from the project folder, pass --config PATH/configs/default.yaml, "
+                          "or set BOT_SKILLS_DIR")
+    found = {skill.name: skill for skill in list_skills(folder)}
+    if not found:
+        raise ConfigError(folder, "no skills here (no <name>/skill.yaml)", field="skills_dir",
+                          fix="create one with `bot new NAME`")
+    router_dir = folder / ROUTER_DIR
+    router = load_skill(router_dir) if (router_dir / CONFIG_FILE).is_file() else None
+    if router is not None and router.config.mode == PromptMode.tuned and not router.table_dir.is_dir():
+        router = None  # built by `bot tune --router` but not tuned yet: one skill alone needs none
+    return found, router
+
+
+def _importable_actions(skills_dir: Path) -> None:
+    """Skills' actions are imported as module:function from the project folder (skills' parent)."""
+    project = str(Path(skills_dir).resolve().parent)
+    if project not in sys.path:
+        sys.path.insert(0, project)
+
+
+def _turn(conversation_id: str, text: str, user_id: str | None, turn_id: str | None) -> Turn:
+    return Turn(conversation_id=conversation_id, text=text, user_id=user_id or "user", channel="python",
+                turn_id=turn_id)
+
+
+def reply_pieces(text: str) -> list[str]:
+    """`text` cut into words with their following spaces; the pieces join back to `text` exactly."""
+    return re.findall(r"\s*\S+\s*", text) or ([text] if text else [])
