@@ -171,6 +171,8 @@ def serve(host: Annotated[Optional[str], typer.Option(help="address to listen on
           port: Annotated[Optional[int], typer.Option(help="port (config: server.port)")] = None,
           slack_socket_mode: Annotated[bool, typer.Option(
               "--slack-socket-mode", help="also connect to Slack over Socket Mode (needs SLACK_APP_TOKEN)")] = False,
+          allow_unauthenticated: Annotated[bool, typer.Option(
+              "--allow-unauthenticated", help="serve beyond loopback with no API keys (BOT_API_KEYS)")] = False,
           model: ModelOption = None, device: DeviceOption = None) -> None:
     """Serve the HTTP API, the web chat at / and Slack (when SLACK_* variables are set)."""
     import logging
@@ -179,6 +181,8 @@ def serve(host: Annotated[Optional[str], typer.Option(help="address to listen on
 
     settings = _settings(model, device)
     server = settings.server.model_copy(update={k: v for k, v in {"host": host, "port": port}.items() if v is not None})
+    if allow_unauthenticated:
+        server = server.model_copy(update={"allow_unauthenticated": True})
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     run_server(lambda: _manager(settings), server, socket_mode=slack_socket_mode)
 

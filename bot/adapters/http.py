@@ -6,19 +6,24 @@
 Endpoints: POST /v1/conversations/{id}/messages (the reply as JSON), POST .../messages/stream (a
 `typing` event, `token` events, then the `reply`), GET /healthz, GET /readyz, the page at /, and
 /openapi.json. Translation only: what to answer is the dialogue manager's business.
+
+With API keys configured (bot/adapters/auth.py) every /v1 request needs `Authorization: Bearer KEY`.
+The API's conversation `c1` is the store's `api:c1`: no client of the API can reach a Slack thread's
+(or any other channel's) conversation, whatever id it picks.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at run time,
 # and the request model is built per app (its size limit comes from the settings).
 
+import asyncio
 import json
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from math import ceil
 from pathlib import Path as FilePath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
@@ -29,15 +34,19 @@ from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.adapters.auth import ApiKeys
 from bot.adapters.http_errors import ApiError, ErrorBody, ErrorDetail, error_response, from_validation
-from bot.adapters.limits import RateLimiter
-from bot.adapters.runner import NotReady, TurnHandler, TurnRunner
+from bot.adapters.limits import Limits, Refusal
+from bot.adapters.runner import NotReady, QueueFull, TurnHandler, TurnRunner
 from bot.config.server import ServerConfig, SlackSecrets
+from bot.store import StoreError
 from bot.types import Reply, Turn
 
 __all__ = ["CHANNEL", "WEB_DIR", "Health", "create_app", "sse"]
 
 log = logging.getLogger("bot.adapters.http")
+T = TypeVar("T")
+DISCONNECT_POLL_SECONDS = 0.1  # how often a waiting request checks that its client is still there
 
 CHANNEL = "api"
 WEB_DIR = FilePath(__file__).parent / "web"
@@ -45,7 +54,7 @@ CONVERSATION_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"
 VISIBLE = r"[^ \t\n\r\f\v]"  # text needs one character besides ASCII spaces (same in every regex dialect)
 PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
                 "Referrer-Policy": "no-referrer"}
-ConversationId = Annotated[str, Path(min_length=1, max_length=200, pattern=CONVERSATION_ID,
+ConversationId = Annotated[str, Path(min_length=1, max_length=200 - len(CHANNEL) - 1, pattern=CONVERSATION_ID,
                                      description="Any id the client picks; the same id continues a conversation.",
                                      examples=["demo-1"])]
 
@@ -99,11 +108,15 @@ def sse(event: str, data: object) -> bytes:
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "The body is not valid JSON."},
+    401: {"model": ErrorBody, "description": "API keys are configured and the request has no valid "
+          "`Authorization: Bearer KEY` header."},
     413: {"model": ErrorBody, "description": "The body is larger than the server accepts."},
     422: {"model": ErrorBody, "description": "A field is missing, unknown, too long or of the wrong type."},
-    429: {"model": ErrorBody, "description": "Too many messages in this conversation; see Retry-After."},
-    503: {"model": ErrorBody, "description": "The bot is still starting, or this turn was not handled (its "
-          "conversation was busy, or the store failed); see Retry-After, and resend with the same turn_id."},
+    429: {"model": ErrorBody, "description": "Too many messages in this conversation, or from this API key "
+          "(or client); see Retry-After."},
+    503: {"model": ErrorBody, "description": "The bot is still starting, too many turns already wait "
+          "(`overloaded`), or this turn was not handled (its conversation was busy, or the store failed); "
+          "see Retry-After, and resend with the same turn_id."},
 }
 # The stream's errors are JSON too, though its 200 is an event stream (a `model` would be documented
 # with the route's media type); ErrorBody's schema is registered by the endpoints that use ERRORS.
@@ -114,17 +127,21 @@ STREAM_ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def create_app(manager: TurnHandler | TurnRunner, settings: ServerConfig | None = None, *,
-               slack: SlackSecrets | None = None, socket_mode: bool = False) -> FastAPI:
+               slack: SlackSecrets | None = None, socket_mode: bool = False,
+               api_keys: ApiKeys | None = None) -> FastAPI:
     """The ASGI app over `manager` (or a TurnRunner still building one); Slack is mounted when
-    `slack` holds its signing secret and bot token, and Socket Mode connects when asked."""
+    `slack` holds its signing secret and bot token, and Socket Mode connects when asked.
+    `api_keys` default: $BOT_API_KEYS and `settings.api_keys_file` (none: the API is open)."""
     settings = settings or ServerConfig()
-    runner = manager if isinstance(manager, TurnRunner) else TurnRunner(manager, threads=settings.threads)
+    api_keys = api_keys if api_keys is not None else ApiKeys.load(settings.api_keys_file)
+    runner = manager if isinstance(manager, TurnRunner) else TurnRunner(
+        manager, threads=settings.threads, queue_size=settings.queue_size)
     app = FastAPI(title="bot", version="1", lifespan=_lifespan(runner, settings, slack, socket_mode),
                   description="One frozen LLM, one small learned table per skill: send a message, get the reply.")
     app.state.runner = runner
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     _error_handlers(app, accepted_fields=list(message_model(1).model_fields))
-    _api_routes(app, runner, settings)
+    _api_routes(app, runner, settings, api_keys)
     _web_routes(app)
     if slack is not None and slack.wants_events_api():
         from bot.adapters.slack import mount_events_api
@@ -153,38 +170,44 @@ def _lifespan(runner: TurnRunner, settings: ServerConfig, slack: SlackSecrets | 
     return lifespan
 
 
-def _api_routes(app: FastAPI, runner: TurnRunner, settings: ServerConfig) -> None:
+def _api_routes(app: FastAPI, runner: TurnRunner, settings: ServerConfig, api_keys: ApiKeys) -> None:
     Message = message_model(settings.max_message_chars)
-    limiter = RateLimiter(settings.rate_limit.turns, settings.rate_limit.seconds)
+    limits = Limits(settings.rate_limit, settings.client_rate_limit)
 
-    def admit(conversation_id: str, body: Any) -> Turn:
-        """The turn to answer, after the readiness and rate limit checks (which fail as JSON errors)."""
+    async def admit(request: Request, conversation_id: str, body: Any) -> Turn:
+        """The turn to answer, after the key, readiness, queue and rate limit checks (JSON errors)."""
+        client = _client(request, api_keys)
         if not runner.ready:
             raise _not_ready(runner)
-        wait = limiter.hit(conversation_id)
-        if wait:
-            raise ApiError(429, "rate_limited", f"conversation '{conversation_id}' sent more than "
-                           f"{limiter.turns} messages in {limiter.seconds:g} s", field="conversation_id",
-                           fix=f"wait {ceil(wait)} s before sending again", headers={"Retry-After": str(ceil(wait))})
-        turn_id = f"api:{body.turn_id}" if body.turn_id else None
-        return Turn(conversation_id=conversation_id, text=body.text, user_id=body.user_id, channel=CHANNEL,
-                    turn_id=turn_id)
+        if runner.full:
+            raise _overloaded(runner)
+        refusal = await _count(runner, limits, f"{CHANNEL}:{conversation_id}", client, bool(api_keys))
+        if refusal is not None:
+            raise _rate_limited(refusal, conversation_id)
+        turn_id = f"{CHANNEL}:{body.turn_id}" if body.turn_id else None
+        return Turn(conversation_id=f"{CHANNEL}:{conversation_id}", text=body.text, user_id=body.user_id,
+                    channel=CHANNEL, turn_id=turn_id)
 
     @app.post("/v1/conversations/{conversation_id}/messages", response_model=Reply, responses=ERRORS,
               summary="Send a message; get the reply")
-    async def post_message(conversation_id: ConversationId, body: Message) -> Reply:  # type: ignore[valid-type]
-        reply = await runner.run(admit(conversation_id, body))
+    async def post_message(request: Request, conversation_id: ConversationId,
+                           body: Message) -> Reply:  # type: ignore[valid-type]
+        turn = await admit(request, conversation_id, body)
+        reply = await _unless_gone(request, runner.run(turn))
         if not reply.handled:  # a 200 would pass an apology off as the answer: the client would move on
             raise _not_handled(reply)
-        return reply
+        return reply.model_copy(update={"conversation_id": conversation_id})
 
     @app.post("/v1/conversations/{conversation_id}/messages/stream", response_class=EventStream,
               responses={**STREAM_ERRORS, 200: {"description": STREAM_DESCRIPTION,
                                                 "content": {"text/event-stream": {"schema": SSE_SCHEMA}}}},
               summary="Send a message; stream the reply as server-sent events")
-    async def stream_message(conversation_id: ConversationId, body: Message) -> EventStream:  # type: ignore[valid-type]
-        turn = admit(conversation_id, body)
-        return EventStream(_events(runner, turn), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    async def stream_message(request: Request, conversation_id: ConversationId,
+                             body: Message) -> EventStream:  # type: ignore[valid-type]
+        turn = await admit(request, conversation_id, body)
+        # Starlette cancels the stream when its client hangs up, which drops a turn not yet started.
+        return EventStream(_events(runner, turn, conversation_id),
+                           headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     @app.get("/healthz", response_model=Health, summary="Liveness: the process answers")
     async def healthz() -> Health:
@@ -199,12 +222,50 @@ def _api_routes(app: FastAPI, runner: TurnRunner, settings: ServerConfig) -> Non
         return JSONResponse(health.model_dump(), status_code=503)
 
 
-async def _events(runner: TurnRunner, turn: Turn) -> AsyncIterator[bytes]:
+def _client(request: Request, api_keys: ApiKeys) -> str:
+    """Who sends: the id of a valid API key (401 without one, when keys are set), else the address."""
+    if not api_keys:
+        return request.client.host if request.client else "unknown"
+    key = api_keys.check(request.headers.get("authorization"))
+    if key is None:
+        raise ApiError(401, "unauthorized", "this server needs an API key: send the header "
+                       "'Authorization: Bearer <key>'" + (" (the key given is not valid)"
+                                                          if request.headers.get("authorization") else ""),
+                       field="authorization", fix="ask the bot's operator for a key (BOT_API_KEYS on the server)",
+                       headers={"WWW-Authenticate": "Bearer"})
+    return key
+
+
+async def _count(runner: TurnRunner, limits: Limits, conversation_id: str, client: str,
+                 keyed: bool) -> Refusal | None:
+    try:
+        return await runner.store_call(limits.check, runner.handler.store, conversation_id=conversation_id,
+                                       client=client, client_field="authorization" if keyed else "client")
+    except StoreError as err:  # the shared count is unreachable: refuse rather than let everyone through
+        log.error("rate limit not counted: %s", err)
+        raise ApiError(503, "store_unavailable", "the conversation store did not answer",
+                       fix="retry in a moment with the same turn_id", headers={"Retry-After": "1"}) from None
+
+
+async def _unless_gone(request: Request, work: Awaitable[T]) -> T:
+    """Await `work`, cancelling it if the client hangs up first (a turn still queued never runs)."""
+    task = asyncio.ensure_future(work)
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=DISCONNECT_POLL_SECONDS)
+        if done:
+            return task.result()
+        if await request.is_disconnected():
+            task.cancel()
+            raise ApiError(499, "client_closed", "the client closed the connection before the reply",
+                           fix="send the message again with the same turn_id")
+
+
+async def _events(runner: TurnRunner, turn: Turn, conversation_id: str) -> AsyncIterator[bytes]:
     yield sse("typing", {})
     try:
         async for item in runner.stream(turn):
             if isinstance(item, Reply):
-                yield sse("reply", item.model_dump(mode="json"))
+                yield sse("reply", item.model_copy(update={"conversation_id": conversation_id}).model_dump(mode="json"))
             else:
                 yield sse("token", {"text": item})
     except Exception as err:  # the stream has begun: the error must travel as an event, not a status
@@ -220,6 +281,19 @@ def _not_ready(runner: TurnRunner) -> ApiError:
     return ApiError(503, "not_ready", "the bot is still starting (loading the model)",
                     fix="retry in a few seconds; GET /readyz answers 200 once it is ready",
                     headers={"Retry-After": "5"})
+
+
+def _overloaded(runner: TurnRunner) -> ApiError:
+    return ApiError(503, "overloaded", f"the bot is busy: {runner.waiting} turns already wait for the model",
+                    fix="retry after the Retry-After seconds", headers={"Retry-After": "2"})
+
+
+def _rate_limited(refusal: Refusal, conversation_id: str) -> ApiError:
+    who = f"conversation '{conversation_id}'" if refusal.field == "conversation_id" else (
+        "this API key" if refusal.field == "authorization" else "this client")
+    wait = ceil(refusal.wait)
+    return ApiError(429, "rate_limited", f"{who} sent more than {refusal.turns} messages in {refusal.seconds:g} s",
+                    field=refusal.field, fix=f"wait {wait} s before sending again", headers={"Retry-After": str(wait)})
 
 
 def _not_handled(reply: Reply) -> ApiError:
@@ -245,6 +319,11 @@ def _error_handlers(app: FastAPI, *, accepted_fields: list[str]) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, err: ApiError) -> JSONResponse:
         return error_response(err.status, err.detail, err.headers)
+
+    @app.exception_handler(QueueFull)
+    async def queue_full(request: Request, err: QueueFull) -> JSONResponse:
+        failed = _overloaded(app.state.runner)
+        return error_response(failed.status, failed.detail, failed.headers)
 
     @app.exception_handler(NotReady)
     async def not_ready(request: Request, err: NotReady) -> JSONResponse:

@@ -1,38 +1,40 @@
-"""A per-conversation rate limit (sliding window), so one chatty client cannot starve the model.
-
-It counts within one server process; behind several workers each keeps its own count.
-"""
+"""Rate limits counted in the conversation store, so that every worker on one Redis shares them:
+one per conversation, and one per client (its API key, or its address when the API is open)."""
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict, deque
-from collections.abc import Callable
+from dataclasses import dataclass
 
-__all__ = ["RateLimiter"]
+from bot.config.server import RateLimitConfig
+from bot.store import ConversationStore
+
+__all__ = ["Limits", "Refusal"]
 
 
-class RateLimiter:
-    """At most `turns` hits per key in any `seconds`-long window; remembers at most `max_keys` keys
-    (the least recently used are forgotten first, so memory stays bounded)."""
+@dataclass(frozen=True)
+class Refusal:
+    """Which limit a message ran into and how long to wait."""
 
-    def __init__(self, turns: int, seconds: float, *, max_keys: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        if turns < 1 or seconds <= 0 or max_keys < 1:
-            raise ValueError(f"need turns >= 1, seconds > 0, max_keys >= 1; got {turns}, {seconds}, {max_keys}")
-        self.turns, self.seconds, self.max_keys, self.clock = turns, seconds, max_keys, clock
-        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
+    field: str  # "conversation_id" or "authorization" / "client"
+    who: str
+    turns: int
+    seconds: float
+    wait: float
 
-    def hit(self, key: str) -> float:
-        """Count one hit for `key`: 0.0 if allowed, else the seconds until the next one would be."""
-        now = self.clock()
-        hits = self._hits.pop(key, None) or deque()
-        while hits and hits[0] <= now - self.seconds:
-            hits.popleft()
-        self._hits[key] = hits  # re-inserted: now the most recently used key
-        if len(self._hits) > self.max_keys:
-            self._hits.popitem(last=False)
-        if len(hits) >= self.turns:
-            return max(hits[0] + self.seconds - now, 0.001)
-        hits.append(now)
-        return 0.0
+
+class Limits:
+    """Both limits; `check` counts one message against each (conversation first)."""
+
+    def __init__(self, conversation: RateLimitConfig, client: RateLimitConfig) -> None:
+        self.conversation, self.client = conversation, client
+
+    def check(self, store: ConversationStore, *, conversation_id: str, client: str,
+              client_field: str = "client") -> Refusal | None:
+        """None if the message is allowed; blocks on the store (call it off the event loop)."""
+        limits = ((f"conv:{conversation_id}", "conversation_id", conversation_id, self.conversation),
+                  (f"client:{client}", client_field, client, self.client))
+        for key, field, who, limit in limits:
+            wait = store.hit(key, limit.turns, limit.seconds)
+            if wait:
+                return Refusal(field, who, limit.turns, limit.seconds, wait)
+        return None

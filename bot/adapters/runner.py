@@ -18,7 +18,7 @@ from typing import Protocol, TypeVar
 from bot.store import ConversationStore
 from bot.types import Reply, Turn
 
-__all__ = ["NotReady", "TurnHandler", "TurnRunner", "word_pieces"]
+__all__ = ["NotReady", "QueueFull", "TurnHandler", "TurnRunner", "word_pieces"]
 
 log = logging.getLogger("bot.adapters")
 T = TypeVar("T")
@@ -37,18 +37,30 @@ class NotReady(RuntimeError):
     """The manager is still being built (the model loads at start-up), or building it failed."""
 
 
+class QueueFull(RuntimeError):
+    """Every worker thread is busy and `queue_size` turns already wait: the caller should retry later."""
+
+    def __init__(self, waiting: int) -> None:
+        super().__init__(f"{waiting} turns are already waiting for the model")
+        self.waiting = waiting
+
+
 class TurnRunner:
     """Runs a TurnHandler's blocking calls on `threads` worker threads.
 
-    Give a built `handler`, or `build` (called once on a background thread by `start`).
+    Give a built `handler`, or `build` (called once on a background thread by `start`). At most
+    `threads + queue_size` turns are admitted at once (None: no bound); a turn still waiting for a
+    thread is dropped when its awaiting task is cancelled (its client hung up).
     """
 
     def __init__(self, handler: TurnHandler | None = None, *, build: Callable[[], TurnHandler] | None = None,
-                 threads: int = 4) -> None:
+                 threads: int = 4, queue_size: int | None = None) -> None:
         if (handler is None) == (build is None):
             raise ValueError("give exactly one of a handler or a build function (not both)")
         self._handler, self._build = handler, build
-        self._threads = threads
+        self._threads, self.queue_size = threads, queue_size
+        self._admitted = 0  # turns submitted and not yet finished or dropped
+        self._count_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None  # made on first use, so a closed runner can reopen
         self.error: BaseException | None = None
         self._started = False
@@ -85,13 +97,47 @@ class TurnRunner:
             self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="bot-turn")
         return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
 
+    @property
+    def full(self) -> bool:
+        """True when a new turn would be refused with QueueFull."""
+        return self.queue_size is not None and self._admitted >= self._threads + self.queue_size
+
+    @property
+    def waiting(self) -> int:
+        """Turns admitted beyond the busy threads (0 while a thread is free)."""
+        return max(self._admitted - self._threads, 0)
+
     async def run(self, turn: Turn) -> Reply:
-        """The manager's reply to `turn`; raises NotReady while the manager is being built."""
-        return await self.call(self.handler.handle, turn)
+        """The manager's reply to `turn`; raises NotReady while the manager is being built and
+        QueueFull when the queue is full. Cancelled before a thread takes it, the turn never runs."""
+        handler = self.handler
+        with self._count_lock:
+            if self.full:
+                raise QueueFull(self.waiting)
+            self._admitted += 1
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="bot-turn")
+        future = self._pool.submit(handler.handle, turn)
+        future.add_done_callback(self._finished)  # also called when a cancel drops it unstarted
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            if future.cancelled():
+                log.info("conversation %r: turn dropped before it started (its client went away)",
+                         turn.conversation_id)
+            raise
+
+    def _finished(self, _future: object) -> None:
+        with self._count_lock:
+            self._admitted -= 1
 
     async def seen(self, key: str, ttl_seconds: int) -> bool:
         """Mark `key` in the manager's store; True if some worker marked it before."""
-        return await self.call(self.handler.store.seen, key, ttl_seconds)
+        return await self.store_call(self.handler.store.seen, key, ttl_seconds)
+
+    async def store_call(self, function: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """A short store round trip, on the loop's default threads (never queued behind turns)."""
+        return await asyncio.to_thread(function, *args, **kwargs)
 
     async def stream(self, turn: Turn) -> AsyncIterator[str | Reply]:
         """The reply's text in pieces as they are produced, then the whole Reply.

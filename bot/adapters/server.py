@@ -11,11 +11,13 @@ from collections.abc import Callable
 
 import uvicorn
 
+from bot.adapters.auth import ApiKeys, is_loopback
 from bot.adapters.http import create_app
 from bot.adapters.runner import TurnHandler, TurnRunner
 from bot.config.server import ServerConfig, SlackSecrets
+from bot.errors import ConfigError
 
-__all__ = ["build_server", "serve"]
+__all__ = ["build_server", "check_exposure", "serve"]
 
 log = logging.getLogger("bot.adapters.server")
 GRACEFUL_SHUTDOWN_SECONDS = 5
@@ -37,13 +39,26 @@ def build_server(build: Callable[[], TurnHandler], settings: ServerConfig, *, so
     if socket_mode:
         secrets.check_socket_mode()  # a missing token is reported before the model loads
     slack_http = secrets.wants_events_api()
-    runner = TurnRunner(build=build, threads=settings.threads)
-    app = create_app(runner, settings, slack=secrets, socket_mode=socket_mode)
+    api_keys = ApiKeys.load(settings.api_keys_file)
+    check_exposure(settings, api_keys)
+    runner = TurnRunner(build=build, threads=settings.threads, queue_size=settings.queue_size)
+    app = create_app(runner, settings, slack=secrets, socket_mode=socket_mode, api_keys=api_keys)
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
                                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS))
     _log_plan(settings, slack_http=slack_http, socket_mode=socket_mode)
+    log.info("API keys: %s", f"{len(api_keys)} configured" if api_keys else "none (the API is open)")
     runner.start(on_failure=lambda err: setattr(server, "should_exit", True))
     return server, runner
+
+
+def check_exposure(settings: ServerConfig, api_keys: ApiKeys) -> None:
+    """Refuse to serve an open API beyond this machine unless the operator said so."""
+    if api_keys or is_loopback(settings.host) or settings.allow_unauthenticated:
+        return
+    raise ConfigError("bot serve", f"refusing to listen on {settings.host} with no API keys: anyone who "
+                      "reaches the port could talk to any conversation", field="server.host",
+                      fix="set BOT_API_KEYS (comma-separated) or server.api_keys_file, or pass "
+                      "--allow-unauthenticated if something in front of the bot checks who calls")
 
 
 def _log_plan(settings: ServerConfig, *, slack_http: bool, socket_mode: bool) -> None:

@@ -283,7 +283,7 @@ def verify(conversations: Mapping[str, Sequence[TurnLog]], store: ConversationSt
 
 
 def _verify_conversation(cid: str, turns: Sequence[TurnLog], store: ConversationStore, verdict: Verdict) -> None:
-    state = store.load(cid)
+    state = store.load(f"api:{cid}")  # the HTTP API's conversations live under its channel
     by_text = {turn.text: turn for turn in turns}
     applied = [by_text[entry.text].number if entry.text in by_text else 0
                for entry in state.history if entry.role == "user"]

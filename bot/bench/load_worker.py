@@ -69,8 +69,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     manager = build_manager(args.redis_url, args.key_prefix, history_turns=args.history_turns,
                             lock_timeout_seconds=args.lock_timeout, lock_wait_seconds=args.lock_wait)
     # Retries count towards the per-conversation limit; the load test is no abuse to throttle.
+    # The driver is one client (127.0.0.1): its per-client limit is lifted likewise.
     settings = ServerConfig(host="127.0.0.1", port=args.port, threads=args.threads,
-                            rate_limit=RateLimitConfig(turns=10_000, seconds=1))
+                            rate_limit=RateLimitConfig(turns=10_000, seconds=1),
+                            client_rate_limit=RateLimitConfig(turns=1_000_000, seconds=1))
     uvicorn.run(create_app(manager, settings), host=settings.host, port=settings.port, log_level="warning",
                 access_log=False, timeout_graceful_shutdown=2)
 

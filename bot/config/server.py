@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -17,7 +18,8 @@ __all__ = ["RateLimitConfig", "ServerConfig", "SlackConfig", "SlackSecrets"]
 
 
 class RateLimitConfig(BaseModel):
-    """At most `turns` messages per conversation in any `seconds`-long window (per server process)."""
+    """At most `turns` messages in any `seconds`-long window, counted in the conversation store (so
+    every worker on one Redis shares the count)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -44,8 +46,13 @@ class ServerConfig(BaseModel):
     port: int = Field(default=8000, ge=0, le=65535)
     max_message_chars: int = Field(default=4000, ge=1)
     max_body_bytes: int = Field(default=65536, ge=1024)  # rejected before any JSON is parsed
-    rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
-    threads: int = Field(default=4, ge=1)  # turns answered at once; the rest wait their turn
+    rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)  # per conversation
+    # Per API key (or, with no keys, per client address), across all of its conversations.
+    client_rate_limit: RateLimitConfig = Field(default_factory=lambda: RateLimitConfig(turns=120, seconds=60))
+    threads: int = Field(default=4, ge=1)  # turns answered at once
+    queue_size: int = Field(default=16, ge=0)  # turns that may wait for a thread; more get 503 + Retry-After
+    api_keys_file: Path | None = None  # one key a line; beside $BOT_API_KEYS (comma-separated)
+    allow_unauthenticated: bool = False  # listen beyond loopback with no API keys (`--allow-unauthenticated`)
     slack: SlackConfig = Field(default_factory=SlackConfig)
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from bot.store.base import ConversationStore, StoreLockTimeout, StoreSettings, check_ttl
+from bot.store.window import SlidingWindow
 from bot.types import ConversationState
 
 __all__ = ["MemoryStore"]
@@ -24,6 +25,8 @@ class MemoryStore(ConversationStore):
         self._states: dict[str, tuple[float, str]] = {}  # id -> (deadline, state JSON)
         self._marks: dict[str, float] = {}  # key -> deadline
         self._locks: dict[str, tuple[threading.Lock, int]] = {}  # id -> (lock, holders + waiters)
+        self._data: dict[str, str] = {}  # user data (bot/store/user_data.py), no expiry
+        self._window = SlidingWindow()  # rate limits; bounded by its own least-recently-used rule
         self._next_sweep = time.monotonic() + SWEEP_SECONDS
 
     @contextmanager
@@ -74,12 +77,24 @@ class MemoryStore(ConversationStore):
             self._marks[key] = now + ttl_seconds
             return False
 
+    def hit(self, key: str, limit: int, window_seconds: float) -> float:
+        with self._mutex:
+            return self._window.hit(key, limit, window_seconds)
+
     def _sweep(self, now: float) -> None:
         if now < self._next_sweep:
             return
         self._marks = {key: deadline for key, deadline in self._marks.items() if deadline > now}
         self._states = {key: entry for key, entry in self._states.items() if entry[0] > now}
         self._next_sweep = now + SWEEP_SECONDS
+
+    def read_data(self, key: str) -> str | None:
+        with self._mutex:
+            return self._data.get(key)
+
+    def write_data(self, key: str, value: str) -> None:
+        with self._mutex:
+            self._data[key] = value
 
     def ping(self) -> None:
         """Always answers: the memory store cannot be unreachable."""

@@ -78,7 +78,7 @@ def test_a_turn_not_handled_is_a_503_to_retry_and_its_retry_is_applied_once() ->
     store = MemoryStore(StoreSettings(lock_wait_seconds=0.05))
     body = {"text": "set an alarm", "turn_id": "t-9"}
     with TestClient(create_app(make_manager(store), ServerConfig())) as client:
-        with store.lock("held"):  # another worker's turn of this conversation, or a dead worker's lock
+        with store.lock("api:held"):  # another worker's turn of it, or a dead worker's lock (the API's ids are api:...)
             refused = client.post(URL.format("held"), json=body)
             streamed = parse_events(client.post(URL.format("held") + "/stream", json=body).text)
         retried = client.post(URL.format("held"), json=body)
@@ -90,7 +90,7 @@ def test_a_turn_not_handled_is_a_503_to_retry_and_its_retry_is_applied_once() ->
     assert streamed[-1][0] == "reply" and streamed[-1][1]["handled"] is False  # the page shows the apology
     assert retried.status_code == again.status_code == 200 and retried.json()["handled"] is True
     assert retried.json()["text"] == again.json()["text"] == "For what time?"
-    assert store.load("held").turns == 1
+    assert store.load("api:held").turns == 1
 
 @pytest.mark.parametrize(("body", "status", "code", "field", "fix"), [
     ('{"text": ', 400, "malformed_json", "body", "Content-Type: application/json"),

@@ -33,7 +33,8 @@ def stored(store: MemoryStore, cid: str, numbers: list[int]) -> None:
     history = [entry for number in numbers for entry in (
         HistoryEntry(role="user", text=f"turn {number} of {cid}"), HistoryEntry(role="bot", text=f"turn {number}"))]
     replies = {f"{cid}-t{number}": f"turn {number}" for number in numbers}
-    store.save(ConversationState(conversation_id=cid, history=history, turns=len(numbers), replies=replies))
+    store.save(ConversationState(conversation_id=f"api:{cid}", history=history, turns=len(numbers),
+                                 replies=replies))  # the API's conversations live under its channel
 
 
 # A lost or doubled turn also shifts the number the next reply names, so both checks fire.
@@ -86,13 +87,13 @@ def test_a_dead_workers_lock_gives_503_until_it_expires_and_a_retry_is_applied_o
         one, two = (build_manager(redis_url, "t:", lock_timeout_seconds=1.0, lock_wait_seconds=0.2) for _ in range(2))
         with TestClient(create_app(one)) as first, TestClient(create_app(two)) as second:
             with redis.Redis.from_url(redis_url) as client:  # what a worker SIGKILLed mid-turn leaves behind:
-                client.lock("t:lock:c1", timeout=1.0).acquire()  # the conversation's lock, never released
+                client.set("t:lock:api:c1", "dead-worker", px=1000)  # the conversation's lease, never renewed
             refused = first.post(url, json={"text": "turn 1", "turn_id": "a"})
-            time.sleep(1.1)  # the lock expires after its timeout (the store's lock_timeout_seconds)
+            time.sleep(1.1)  # the lease runs out (the store's lock_timeout_seconds): nobody renews it
             applied = second.post(url, json={"text": "turn 1", "turn_id": "a"})
             again = first.post(url, json={"text": "turn 1", "turn_id": "a"})  # its acknowledgement was lost
             after = first.post(url, json={"text": "turn 2", "turn_id": "b"})
-        state = two.store.load("c1")
+        state = two.store.load("api:c1")
 
     assert (refused.status_code, refused.json()["error"]["code"]) == (503, "turn_not_handled")
     assert applied.json()["text"] == again.json()["text"] == "turn 1 (sent as 1)"

@@ -114,12 +114,68 @@ def test_lock_of_a_dead_holder_expires(redis_url: str) -> None:
             pass
 
 
-def test_lock_expiring_while_held_is_reported(redis_url: str) -> None:
-    settings = StoreSettings(kind="redis", url=redis_url, key_prefix=f"lost-{time.time_ns()}:",
-                             lock_timeout_seconds=0.2)
-    with RedisStore(settings) as store, pytest.raises(StoreLockLost, match="lock_timeout_seconds"):
+def lease_settings(redis_url: str, **changes: object) -> StoreSettings:
+    fields = {"kind": "redis", "url": redis_url, "key_prefix": f"lease-{time.time_ns()}:",
+              "lock_timeout_seconds": 0.3, "lock_wait_seconds": 0, **changes}
+    return StoreSettings(**fields)
+
+
+def test_a_lease_is_renewed_while_its_turn_runs(redis_url: str) -> None:
+    settings = lease_settings(redis_url)
+    with RedisStore(settings) as holder, RedisStore(settings) as other:
+        with holder.lock("c1"):
+            time.sleep(1.0)  # more than three leases: only renewal keeps the lock
+            with pytest.raises(StoreLockTimeout):
+                with other.lock("c1"):
+                    pass
+            holder.save(ConversationState(conversation_id="c1", turns=1))
+        with other.lock("c1"):  # released at the end of the block: free at once
+            assert other.load("c1").turns == 1
+
+
+def test_a_turn_whose_lease_was_lost_never_overwrites_the_newer_state(redis_url: str) -> None:
+    settings = lease_settings(redis_url)
+    with RedisStore(settings) as stale, RedisStore(settings) as newer:
+        with stale.lock("c1"):
+            stale._client.delete(stale._key("lock", "c1"))  # the lease ran out (a pause, a partition)
+            with newer.lock("c1"):  # another worker takes the conversation and saves a newer state
+                newer.save(ConversationState(conversation_id="c1", turns=2))
+            with pytest.raises(StoreLockLost, match="was not saved"):
+                stale.save(ConversationState(conversation_id="c1", turns=1))
+        assert newer.load("c1").turns == 2
+
+
+def test_a_lease_not_renewed_in_time_refuses_the_save(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with RedisStore(lease_settings(redis_url)) as store:
+        monkeypatch.setattr(store._renewer, "_renew", lambda lease: (_ for _ in ()).throw(StoreUnavailable("u", "paused")))
         with store.lock("c1"):
-            time.sleep(0.4)
+            time.sleep(0.4)  # a whole lease without a confirmed renewal
+            with pytest.raises(StoreLockLost, match="resend the turn"):
+                store.save(ConversationState(conversation_id="c1", turns=1))
+        assert store.load("c1").turns == 0
+
+
+def test_hits_are_counted_in_a_sliding_window(store: ConversationStore) -> None:
+    allowed = [store.hit("conv:a", 3, 1.0) for _ in range(3)]
+    refused = store.hit("conv:a", 3, 1.0)
+    other = store.hit("conv:b", 3, 1.0)
+    time.sleep(1.1)
+
+    assert allowed == [0.0, 0.0, 0.0] and other == 0.0
+    assert 0.5 < refused <= 1.0
+    assert store.hit("conv:a", 3, 1.0) == 0.0
+    with pytest.raises(ValueError, match="limit >= 1"):
+        store.hit("conv:c", 0, 1.0)
+
+
+def test_hits_are_shared_by_every_connection_to_one_redis(make_store: MakeStore, store_kind: str) -> None:
+    if store_kind != "redis":
+        pytest.skip("the memory store is one process")
+    one, two = make_store(), make_store()
+
+    waits = [(one if number % 2 else two).hit("conv:x", 4, 60.0) for number in range(5)]
+
+    assert waits[:4] == [0.0] * 4 and 59 < waits[4] <= 60
 
 
 def test_seen_marks_keys_until_their_ttl(store: ConversationStore) -> None:

@@ -1,5 +1,7 @@
 // The web chat: sends each message to the streaming endpoint and shows the reply as it arrives.
 // The conversation id and its messages live in localStorage, so a reload continues the conversation.
+// A server with API keys: open the page as /#key=KEY (the fragment never reaches the server or its
+// logs), or type the key when asked; it is kept in sessionStorage (this tab only) and sent as Bearer.
 "use strict";
 
 (() => {
@@ -12,8 +14,27 @@
   const log = $("log"), form = $("composer"), input = $("message"), sendButton = $("send");
   const typing = $("typing"), errorBox = $("error"), status = $("status");
 
+  const KEY_STORAGE = "bot.chat.key";
   let chat = restore();
   let busy = false;
+  let apiKey = takeKey();
+
+  function takeKey() {
+    const match = /(?:^#|&)key=([^&]+)/.exec(location.hash);
+    if (match) {
+      try { sessionStorage.setItem(KEY_STORAGE, decodeURIComponent(match[1])); } catch (err) { /* disabled */ }
+      history.replaceState(null, "", location.pathname + location.search);  // the key leaves the address bar
+    }
+    try { return sessionStorage.getItem(KEY_STORAGE) || ""; } catch (err) { return ""; }
+  }
+
+  function askForKey() {
+    const given = (window.prompt("This bot needs an API key. Paste it here:") || "").trim();
+    if (!given) return false;
+    apiKey = given;
+    try { sessionStorage.setItem(KEY_STORAGE, given); } catch (err) { /* disabled */ }
+    return true;
+  }
 
   function newId() {
     if (window.crypto && crypto.randomUUID) return "web-" + crypto.randomUUID();
@@ -105,11 +126,12 @@
     setBusy(true);
     let shown = null, full = "";
     try {
+      const headers = { "Content-Type": "application/json", "Accept": "text/event-stream" };
+      if (apiKey) headers.Authorization = `Bearer ${apiKey}`;
       const response = await fetch(`/v1/conversations/${encodeURIComponent(chat.id)}/messages/stream`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", "Accept": "text/event-stream" },
-        body: JSON.stringify({ text }),
+        method: "POST", headers, body: JSON.stringify({ text }),
       });
+      if (response.status === 401 && askForKey()) throw new Error("Key saved: send your message again.");
       if (!response.ok) throw new Error(await problem(response));
       for await (const event of events(response.body)) {
         if (event.name === "typing") {
