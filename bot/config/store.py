@@ -25,8 +25,9 @@ class StoreSettings(BaseModel):
     url: str | None = None  # None: $REDIS_URL at open time, else DEFAULT_REDIS_URL
     key_prefix: str = "bot:"
     expiry_seconds: int = Field(default=86400, ge=1)
-    # A held lock expires after this long, so a crashed worker cannot block a conversation forever.
-    lock_timeout_seconds: float = Field(default=30.0, gt=0)
+    # A held lock is a lease of this long, renewed (every third of it) while its turn runs: a crashed
+    # worker's lock frees within this time, and a live turn keeps its lock however slow it is.
+    lock_timeout_seconds: float = Field(default=5.0, gt=0)
     lock_wait_seconds: float = Field(default=10.0, ge=0)
     socket_timeout_seconds: float = Field(default=2.0, gt=0)
 

@@ -63,13 +63,15 @@ class StoreLockTimeout(StoreError):
 
 
 class StoreLockLost(StoreError):
-    """The lock expired while held: another worker may have changed the state in the meantime."""
+    """The lock's lease ran out while held (it could not be renewed): the state was NOT saved, so a
+    newer state another worker wrote meanwhile is never overwritten (fencing)."""
 
     def __init__(self, conversation_id: str, lock_timeout: float) -> None:
         self.conversation_id = conversation_id
-        super().__init__(f"conversation {conversation_id!r}: the lock expired after {lock_timeout:g} s "
-                         "while still held, so the saved state may have raced with another turn\n"
-                         "  fix: raise lock_timeout_seconds above the slowest turn")
+        super().__init__(f"conversation {conversation_id!r}: the lock's {lock_timeout:g} s lease ran out "
+                         "before it could be renewed, so this turn's state was not saved\n"
+                         "  fix: resend the turn; if it recurs, check the link to Redis (or a paused "
+                         "worker) and raise lock_timeout_seconds")
 
 
 class ConversationStore(ABC):
@@ -93,6 +95,11 @@ class ConversationStore(ABC):
     @abstractmethod
     def seen(self, key: str, ttl_seconds: int) -> bool:
         """Mark `key` for `ttl_seconds`; True if it was already marked (de-duplication)."""
+
+    @abstractmethod
+    def hit(self, key: str, limit: int, window_seconds: float) -> float:
+        """Count one hit of `key` (a rate limit shared by every worker of the store): 0.0 if it is
+        within `limit` hits in the last `window_seconds`, else the seconds until one would be."""
 
     @abstractmethod
     def ping(self) -> None:
