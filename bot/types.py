@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["ConversationState", "Example", "Frame", "HistoryEntry", "Reply", "Route", "SlotValues", "Turn"]
+__all__ = ["ConversationState", "Example", "Frame", "HistoryEntry", "Reply", "Request", "Route", "SlotValues",
+           "Turn"]
 
 SlotValues = dict[str, str]
 
@@ -66,6 +67,18 @@ class HistoryEntry(BaseModel):
     text: str
 
 
+class Request(BaseModel):
+    """A request of one skill put aside (a digression) or just completed (a follow-up may change it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    skill: str
+    intent: str
+    slots: SlotValues = Field(default_factory=dict)
+    waiting_for: str | None = None
+    turn: int = 0  # the conversation's turn count when it was put aside or completed
+
+
 class ConversationState(BaseModel):
     """What the store keeps per conversation between turns."""
 
@@ -81,6 +94,8 @@ class ConversationState(BaseModel):
     # turn_id -> reply text for the last few turns that had an id: a redelivered turn (a Slack
     # retry, another worker) gets the same answer instead of a second one.
     replies: dict[str, str] = Field(default_factory=dict)
+    suspended: Request | None = None  # a pending request set aside while another skill asks a slot
+    last_request: Request | None = None  # the last completed request, for follow-ups
 
 
 @dataclass(frozen=True)

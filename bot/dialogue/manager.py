@@ -1,28 +1,29 @@
 """The dialogue manager: one turn in, one reply out, whatever channel the turn came from.
 
-Which skill answers a turn ("sure" means confidence >= `switch_confidence`):
-- Nothing pending: the router's skill reads the turn; no skill (out of scope) gets `fallback_reply`.
-- Waiting for a slot: a cancel phrase (the whole turn) drops the request. Otherwise the waiting
-  skill reads the turn first. If that reading is not sure, the router is asked too, and another
-  skill it is sure of takes over (a new request). Else the reading applies: another intent of
-  the waiting skill read surely starts afresh; slots it read fill the pending request or
-  override earlier values ("make it 8 pm"); a reading with no slots asks the question again.
-The router is thus asked only when the waiting skill is unsure, which saves a model call per answer.
+Which reading of a turn wins is the digression policy, a table in `bot/dialogue/policy.py`:
+every turn is routed; a skill waiting for an answer keeps the turn only when that is the better
+reading; another skill's request is served and the waiting one offered again; out of scope gets
+the fallback and the waiting question again; cancel cancels; a turn of only slot values right
+after a request updates that request (a follow-up). This module carries out the chosen move.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from bot.config import SkillConfig
+from bot.config.dialogue import DialogueSettings
+from bot.config.templates import fill_template
+from bot.dialogue.carry_over import describe_changes, only_slots
+from bot.dialogue.policy import Move, Situation, decide
 from bot.dialogue.responses import ResponseContext, Responses
-from bot.dialogue.tracking import begin, clear_pending, is_cancel, missing_slot, record, valid_frame
-from bot.dialogue.understanding import Route, Understanding
+from bot.dialogue.tracking import begin, clear_pending, complete, missing_slot, record, resume, suspend
+from bot.dialogue.understanding import Understanding
 from bot.store import ConversationStore, StoreError, StoreLockTimeout
-from bot.types import ConversationState, Frame, HistoryEntry, Reply, Turn
+from bot.types import ConversationState, Frame, Reply, Route, Turn
 
 __all__ = ["BUSY_REPLY", "CANCELLED_REPLY", "DEDUP_SECONDS", "ERROR_REPLY", "FALLBACK_REPLY",
            "DialogueManager"]
@@ -45,7 +46,11 @@ class _Outcome:
 
 
 class DialogueManager:
-    """Turns in, replies out; never raises for a store, model or action failure (it logs them)."""
+    """Turns in, replies out; never raises for a store, model or action failure (it logs them).
+
+    `store` keeps conversations and the users' records (alarms, events); `providers` are the
+    outside services actions may call by name (see bot/dialogue/actions/providers.py).
+    """
 
     def __init__(self, skills: Mapping[str, SkillConfig], understanding: Understanding,
                  store: ConversationStore, *,
@@ -55,14 +60,22 @@ class DialogueManager:
                  busy_reply: str = BUSY_REPLY,
                  error_reply: str = ERROR_REPLY,
                  cancelled_reply: str = CANCELLED_REPLY,
-                 switch_confidence: float = 0.8) -> None:
-        _check_settings(skills, history_turns, switch_confidence)
+                 policy: DialogueSettings | None = None,
+                 providers: Mapping[str, object] | None = None) -> None:
+        _check_settings(skills, history_turns)
         self.skills = dict(skills)
         self.understanding, self.store = understanding, store
-        self.responses = Responses(self.skills, understanding)  # imports actions: fails here, not later
+        self.policy = policy or DialogueSettings()
+        # imports actions: fails here, not later
+        self.responses = Responses(self.skills, understanding, store=store, providers=providers)
         self.fallback_reply, self.busy_reply, self.error_reply = fallback_reply, busy_reply, error_reply
         self.cancelled_reply, self.cancel_words = cancelled_reply, tuple(cancel_words)
-        self.history_turns, self.switch_confidence = history_turns, switch_confidence
+        self.history_turns = history_turns
+        self._moves: dict[Move, Callable[[Situation, Turn], _Outcome]] = {
+            Move.unreadable: self._unreadable, Move.cancel: self._cancel, Move.keep: self._keep,
+            Move.digress: self._digress, Move.not_understood: self._not_understood,
+            Move.follow_up: self._follow_up, Move.start: self._start, Move.fallback: self._fallback,
+        }
 
     def handle(self, turn: Turn) -> Reply:
         """Answer one turn, saving what it changed; a failure becomes a safe reply and a log entry."""
@@ -98,41 +111,30 @@ class DialogueManager:
             if redelivered:  # its first delivery died before saving (e.g. a killed worker)
                 log.warning("conversation %r: turn %r was delivered before but never answered; "
                             "answering it now", turn.conversation_id, turn_id)
-            state, outcome = self._turn(state, turn.text)
+            state, outcome = self._turn(state, turn)
             record(state, turn.text, outcome.text, turn_id=turn_id, keep=self.history_turns * 2)
             self.store.save(state)
             return outcome
 
-    def _turn(self, state: ConversationState, text: str) -> tuple[ConversationState, _Outcome]:
+    def _turn(self, state: ConversationState, turn: Turn) -> tuple[ConversationState, _Outcome]:
         """Work on a copy, so a failing model or action leaves the state as it was before the turn."""
         work = state.model_copy(deep=True)
         try:
-            return work, self._converse(work, text)
+            return work, self._converse(work, turn)
+        except StoreError:
+            raise  # the user's records could not be kept: not handled, so the turn may be sent again
         except Exception:
             log.exception("conversation %r: could not answer turn %d; replied with an apology",
                           state.conversation_id, state.turns + 1)
             return state, _Outcome(self.error_reply)
 
-    def _converse(self, state: ConversationState, text: str) -> _Outcome:
-        history = tuple(state.history)
-        skill = self._pending_skill(state)
-        if skill is None:
-            return self._start(state, text, history, self.understanding.route(text, history))
-        if is_cancel(text, self.cancel_words):
-            clear_pending(state)
-            return _Outcome(self.cancelled_reply, skill.name)
-        return self._continue(state, skill, text, history)
-
-    def _continue(self, state: ConversationState, skill: SkillConfig, text: str,
-                  history: Sequence[HistoryEntry]) -> _Outcome:
-        """A turn of a conversation waiting for a slot (the rule is in the module docstring)."""
-        frame = valid_frame(self.understanding.read(skill.name, text, history), skill)
-        if frame is None or frame.confidence < self.switch_confidence:
-            route = self.understanding.route(text, history)
-            if self._switches(route, skill):
-                return self._start(state, text, history, route)
-        used = self._use_reading(state, skill, frame)
-        return self._advance(state, skill, text, history, frame if used else None)
+    def _converse(self, state: ConversationState, turn: Turn) -> _Outcome:
+        situation = Situation(text=turn.text, state=state, history=tuple(state.history), skills=self.skills,
+                              understanding=self.understanding, settings=self.policy,
+                              cancel_words=self.cancel_words, pending=self._pending_skill(state))
+        move = decide(situation)
+        log.debug("conversation %r: %s", state.conversation_id, move.value)
+        return self._moves[move](situation, turn)
 
     def _pending_skill(self, state: ConversationState) -> SkillConfig | None:
         """The skill waiting for a slot, if it (and its intent) are still loaded."""
@@ -142,61 +144,129 @@ class DialogueManager:
         clear_pending(state)  # nothing pending, or a skill since removed from the bot
         return None
 
-    def _use_reading(self, state: ConversationState, skill: SkillConfig, frame: Frame | None) -> bool:
-        """Apply a pending conversation's reading; False if it says nothing about it."""
-        if frame is None:
-            return False
-        if frame.intent != state.active_intent and frame.confidence >= self.switch_confidence:
-            begin(state, skill.name, frame)
-            return True
-        state.slots.update(frame.slots)  # the answer asked for, or a new value for an earlier slot
-        return bool(frame.slots)
+    # --- the moves of the policy table -------------------------------------------------------
 
-    def _switches(self, route: Route, skill: SkillConfig) -> bool:
-        return route.skill not in (None, skill.name) and route.confidence >= self.switch_confidence
+    def _unreadable(self, s: Situation, turn: Turn) -> _Outcome:
+        reply = self.policy.unreadable_replies.get(s.unreadable or "", self.fallback_reply)
+        return self._again(s.state, turn, reply)
 
-    def _start(self, state: ConversationState, text: str, history: Sequence[HistoryEntry],
-               route: Route) -> _Outcome:
+    def _cancel(self, s: Situation, turn: Turn) -> _Outcome:
+        skill = s.state.active_skill
+        clear_pending(s.state)
+        if resume(s.state):
+            return _Outcome(f"{self.cancelled_reply} {self._resume_text(s.state, turn)}", skill)
+        return _Outcome(self.cancelled_reply, skill)
+
+    def _not_understood(self, s: Situation, turn: Turn) -> _Outcome:
+        return self._again(s.state, turn, self.fallback_reply)
+
+    def _fallback(self, s: Situation, turn: Turn) -> _Outcome:
+        return _Outcome(self.fallback_reply)
+
+    def _keep(self, s: Situation, turn: Turn) -> _Outcome:
+        """The pending skill's reading applies: an answer, a correction, or another of its intents."""
+        state = s.state
+        skill = self.skills[state.active_skill or ""]  # the policy keeps only a pending turn
+        reading = s.read(skill.name)
+        if reading is None:
+            return self._advance(state, skill, turn, None)
+        fills_asked = state.waiting_for in reading.slots
+        answer_only = only_slots(turn.text, reading.slots, self.policy.filler_words)  # "6 am"
+        if (reading.intent != state.active_intent and not answer_only
+                and reading.confidence >= self.policy.switch_confidence):
+            begin(state, skill.name, reading)  # "which alarms do i have" while setting one
+        else:
+            state.slots.update(reading.slots)  # the answer asked for, or a new value for an earlier slot
+        return self._advance(state, skill, turn, reading if reading.slots or fills_asked else None)
+
+    def _digress(self, s: Situation, turn: Turn) -> _Outcome:
+        """Another skill serves the turn, the pending request set aside; `_advance` offers it again
+        as soon as the new request is done (at once, or after the new one's own questions)."""
+        if s.read(s.route.skill or "") is None:  # the other skill finds nothing in it either
+            return self._not_understood(s, turn)
+        suspend(s.state)
+        return self._start(s, turn)
+
+    def _follow_up(self, s: Situation, turn: Turn) -> _Outcome:
+        """The last request again, with the slots this turn changed; the reply says which."""
+        last, reading = s.state.last_request, s.follow_up
+        if last is None or reading is None:  # the policy checked both; kept for the type checker
+            return self._fallback(s, turn)
+        skill = self.skills[last.skill]
+        merged = {**last.slots, **reading.slots}
+        begin(s.state, skill.name, reading.model_copy(update={"slots": merged}))
+        outcome = self._advance(s.state, skill, turn, reading, replaces=last.slots)
+        changes = describe_changes(last.slots, merged) or "nothing new"
+        return _Outcome(fill_template(self.policy.follow_up_reply, {"changes": changes, "reply": outcome.text}),
+                        outcome.skill, outcome.frame)
+
+    def _start(self, s: Situation, turn: Turn) -> _Outcome:
+        """A new request of the skill the router chose."""
+        state, route = s.state, s.route
         if route.skill is None:
             clear_pending(state)
             return _Outcome(self.fallback_reply)
         skill = self.skills.get(route.skill)
         if skill is None:
-            log.error("conversation %r: the router chose skill %r, which this bot has not loaded "
-                      "(loaded: %s)\n  fix: add the skill to the bot, or retrain the router on the "
-                      "loaded skills only", state.conversation_id, route.skill, ", ".join(self.skills))
-            return _Outcome(self.error_reply)
-        frame = valid_frame(self.understanding.read(skill.name, text, history), skill)
+            return self._unknown_skill(state, route)
+        frame = s.read(skill.name)
         if frame is None:
             log.warning("conversation %r: skill %r found none of its intents in the turn; "
                         "answered with the fallback", state.conversation_id, skill.name)
             clear_pending(state)
             return _Outcome(self.fallback_reply, skill.name)
         begin(state, skill.name, frame)
-        return self._advance(state, skill, text, history, frame)
+        return self._advance(state, skill, turn, frame)
 
-    def _advance(self, state: ConversationState, skill: SkillConfig, text: str,
-                 history: Sequence[HistoryEntry], reading: Frame | None) -> _Outcome:
+    # --- shared steps ------------------------------------------------------------------------
+
+    def _advance(self, state: ConversationState, skill: SkillConfig, turn: Turn, reading: Frame | None, *,
+                 replaces: Mapping[str, str] | None = None) -> _Outcome:
         """Ask for the next missing required slot, or answer the intent and close it."""
         intent = skill.intent(state.active_intent or "")
         frame = Frame(intent=intent.name, slots=dict(state.slots),
                       confidence=reading.confidence if reading else 0.0)
         missing = missing_slot(intent, state.slots)
-        context = ResponseContext(skill, intent, frame, state, text, history, missing)
+        context = ResponseContext(skill, intent, frame, state, turn.text, tuple(state.history), missing,
+                                  user_id=turn.user_id, replaces=replaces)
         reply = self.responses.respond(context)
         if missing:
             state.waiting_for = missing
-        else:
-            clear_pending(state)
+            return _Outcome(reply, skill.name, frame)
+        complete(state)
+        if resume(state):  # a request set aside for this one is offered again
+            reply = f"{reply} {self._resume_text(state, turn)}"
         return _Outcome(reply, skill.name, frame)
 
+    def _question(self, state: ConversationState, turn: Turn) -> str:
+        """The pending request's question, asked again."""
+        skill = self.skills[state.active_skill or ""]
+        intent = skill.intent(state.active_intent or "")
+        frame = Frame(intent=intent.name, slots=dict(state.slots), confidence=0.0)
+        context = ResponseContext(skill, intent, frame, state, turn.text, tuple(state.history),
+                                  state.waiting_for, user_id=turn.user_id)
+        return self.responses.respond(context)
 
-def _check_settings(skills: Mapping[str, SkillConfig], history_turns: int,
-                    switch_confidence: float) -> None:
+    def _resume_text(self, state: ConversationState, turn: Turn) -> str:
+        return fill_template(self.policy.resume_reply,
+                             {"skill": state.active_skill or "", "question": self._question(state, turn)})
+
+    def _again(self, state: ConversationState, turn: Turn, text: str) -> _Outcome:
+        """`text`, then the pending question again if one is pending (no skill answered the turn)."""
+        if self._pending_skill(state) is None:
+            return _Outcome(text)
+        return _Outcome(f"{text} {self._question(state, turn)}")
+
+    def _unknown_skill(self, state: ConversationState, route: Route) -> _Outcome:
+        log.error("conversation %r: the router chose skill %r, which this bot has not loaded "
+                  "(loaded: %s)\n  fix: add the skill to the bot, or retrain the router on the "
+                  "loaded skills only", state.conversation_id, route.skill, ", ".join(self.skills))
+        return _Outcome(self.error_reply)
+
+
+def _check_settings(skills: Mapping[str, SkillConfig], history_turns: int) -> None:
     for name, skill in skills.items():
         if name != skill.name:
             raise ValueError(f"skills[{name!r}] holds skill {skill.name!r}; key each skill by its name")
     if history_turns < 1:
         raise ValueError(f"history_turns must be at least 1, got {history_turns}")
-    if not 0.0 <= switch_confidence <= 1.0:
-        raise ValueError(f"switch_confidence must lie in [0, 1], got {switch_confidence}")

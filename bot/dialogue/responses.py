@@ -2,6 +2,8 @@
 
 Each way is one responder in a registry; the skill's config picks which. Actions are imported when
 the manager starts, so a misspelt `module:function` stops the bot before its first conversation.
+An action takes (frame, state), or (frame, state, context) to reach the user's stored records and
+the configured providers (`bot.dialogue.actions.ActionContext`).
 """
 
 from __future__ import annotations
@@ -13,16 +15,19 @@ from dataclasses import dataclass
 
 from bot.config import IntentConfig, SkillConfig
 from bot.config.templates import fill_template
+from bot.dialogue.actions.context import ActionContext
 from bot.dialogue.understanding import Understanding
 from bot.errors import BotError, ConfigError
+from bot.store import ConversationStore, MemoryStore, StoreError
+from bot.store.user_data import UserRecords
 from bot.types import ConversationState, Frame, HistoryEntry
 
 __all__ = ["DEFAULT_RESPONSE", "Action", "ActionError", "ResponseContext", "Responder", "Responses",
-           "default_question", "load_action", "load_actions", "response_kind"]
+           "default_question", "load_action", "load_actions", "load_factory", "response_kind"]
 
 DEFAULT_RESPONSE = "Okay."  # an intent that configures no answer at all
 
-Action = Callable[[Frame, ConversationState], str]
+Action = Callable[..., str]  # (frame, state) -> str, or (frame, state, ActionContext) -> str
 
 
 class ActionError(BotError):
@@ -40,6 +45,8 @@ class ResponseContext:
     text: str
     history: Sequence[HistoryEntry]
     missing: str | None = None  # the required slot to ask for, if any
+    user_id: str = "user"
+    replaces: Mapping[str, str] | None = None  # a follow-up: the slots of the request it changes
 
 
 Responder = Callable[[ResponseContext], str]
@@ -62,11 +69,18 @@ def default_question(slot: str) -> str:
 
 
 class Responses:
-    """The registry of responders over a set of skills; actions are resolved on construction."""
+    """The registry of responders over a set of skills; actions are resolved on construction.
 
-    def __init__(self, skills: Mapping[str, SkillConfig], understanding: Understanding) -> None:
+    `store` keeps the users' records for actions that take a context (default: a private memory
+    store); `providers` are the outside services those actions may call, by name.
+    """
+
+    def __init__(self, skills: Mapping[str, SkillConfig], understanding: Understanding, *,
+                 store: ConversationStore | None = None, providers: Mapping[str, object] | None = None) -> None:
         self._actions = load_actions(skills)
         self._understanding = understanding
+        self._store = store if store is not None else MemoryStore()
+        self._providers = dict(providers or {})
         self.responders: dict[str, Responder] = {
             "template": self._template, "question": self._question,
             "action": self._action, "generate": self._generate,
@@ -88,10 +102,17 @@ class Responses:
     def _action(self, ctx: ResponseContext) -> str:
         spec = ctx.intent.action
         where = f"action {spec} (skill '{ctx.skill.name}', intent '{ctx.intent.name}')"
+        action = self._actions[ctx.skill.name, ctx.intent.name]
+        # Copies: an action that fails half-way must not leave the conversation half-changed.
+        args: list[object] = [ctx.frame.model_copy(deep=True), ctx.state.model_copy(deep=True)]
+        if _takes(action, 3):
+            args.append(ActionContext(frame=args[0], state=args[1], user_id=ctx.user_id,
+                                      records=UserRecords(self._store, ctx.user_id),
+                                      providers=self._providers, replaces=ctx.replaces))
         try:
-            # Copies: an action that fails half-way must not leave the conversation half-changed.
-            reply = self._actions[ctx.skill.name, ctx.intent.name](
-                ctx.frame.model_copy(deep=True), ctx.state.model_copy(deep=True))
+            reply = action(*args)
+        except StoreError:
+            raise  # the user's records could not be kept: the turn is not handled, and may be resent
         except Exception as err:
             raise ActionError(f"{where} raised {type(err).__name__}: {err}") from err
         if not isinstance(reply, str):
@@ -108,7 +129,8 @@ def load_actions(skills: Mapping[str, SkillConfig]) -> dict[tuple[str, str], Act
 
 
 def load_action(spec: str, *, skill: str, intent: str, field: str = "action") -> Action:
-    """Import `module:function` and check it takes (frame, state); ConfigError says what to fix."""
+    """Import `module:function` and check it takes (frame, state) or (frame, state, context);
+    ConfigError says what to fix."""
     module_name, _, function_name = spec.partition(":")
 
     def fail(problem: str, fix: str) -> ConfigError:
@@ -120,10 +142,25 @@ def load_action(spec: str, *, skill: str, intent: str, field: str = "action") ->
         raise fail(f"module '{module_name}' has no function '{function_name}'",
                    f"define `def {function_name}(frame, state) -> str` in {module_name}, "
                    "or correct the name after ':'")
-    if not _takes_two(function):
+    if not (_takes(function, 2) or _takes(function, 3)):
         raise fail(f"'{function_name}' does not accept (frame, state)",
-                   f"give it the signature `def {function_name}(frame, state) -> str`")
+                   f"give it the signature `def {function_name}(frame, state) -> str` "
+                   "(or `(frame, state, context)`)")
     return function
+
+
+def load_factory(spec: str, *, where: str) -> Callable[[], object]:
+    """Import `module:factory` (a provider's, say) callable with no arguments; ConfigError if not."""
+    module_name, _, name = spec.partition(":")
+
+    def fail(problem: str, fix: str) -> ConfigError:
+        return ConfigError("settings", f"'{spec}': {problem}", field=where, fix=fix)
+
+    factory = getattr(_import(module_name, fail), name, None) if name else None
+    if not callable(factory) or not _takes(factory, 0):
+        raise fail(f"no function '{name}' callable without arguments in module '{module_name}'",
+                   "write it as 'module:factory', the factory taking no arguments")
+    return factory
 
 
 def _import(module_name: str, fail: Callable[[str, str], ConfigError]) -> object:
@@ -135,9 +172,10 @@ def _import(module_name: str, fail: Callable[[str, str], ConfigError]) -> object
                    "(or add that folder to PYTHONPATH)") from err
 
 
-def _takes_two(function: Callable[..., object]) -> bool:
+def _takes(function: Callable[..., object], count: int) -> bool:
+    """True if `function` can be called with `count` positional arguments."""
     try:
-        inspect.signature(function).bind(None, None)
+        inspect.signature(function).bind(*([None] * count))
     except TypeError:
         return False
     except ValueError:  # no signature to inspect (some built-ins): let the call decide

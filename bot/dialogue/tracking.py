@@ -1,7 +1,8 @@
 """Slot filling on a ConversationState: small steps the manager composes, each testable alone.
 
 A conversation is "pending" while `waiting_for` names a required slot the bot asked for; then
-`active_skill`, `active_intent` and `slots` hold the frame filled so far.
+`active_skill`, `active_intent` and `slots` hold the frame filled so far. A pending request put
+aside for another skill's is `suspended`; the last completed one is `last_request` (follow-ups).
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ import re
 from collections.abc import Iterable
 
 from bot.config import IntentConfig, SkillConfig
-from bot.types import ConversationState, Frame, HistoryEntry
+from bot.types import ConversationState, Frame, HistoryEntry, Request
 
-__all__ = ["REPLY_MEMORY", "begin", "clear_pending", "is_cancel", "missing_slot", "record",
-           "valid_frame"]
+__all__ = ["REPLY_MEMORY", "begin", "clear_pending", "complete", "is_cancel", "missing_slot", "record",
+           "resume", "suspend", "valid_frame"]
 
 REPLY_MEMORY = 32  # replies kept by turn id; redeliveries come within seconds, not 32 turns later
+_EDGE_PUNCTUATION = ".,!?;\"'"
 
 
 def is_cancel(text: str, words: Iterable[str]) -> bool:
@@ -29,8 +31,9 @@ def valid_frame(frame: Frame, skill: SkillConfig) -> Frame | None:
     if frame.intent not in skill.intent_names:
         return None
     known = set(skill.slot_names)
-    slots = {name: value.strip() for name, value in frame.slots.items()
-             if name in known and value.strip()}
+    # a span read at the end of a turn may take its punctuation along ("tomorrow?")
+    values = {name: value.strip().strip(_EDGE_PUNCTUATION).strip() for name, value in frame.slots.items()}
+    slots = {name: value for name, value in values.items() if name in known and value}
     return frame.model_copy(update={"slots": slots})
 
 
@@ -43,6 +46,32 @@ def begin(state: ConversationState, skill: str, frame: Frame) -> None:
 def clear_pending(state: ConversationState) -> None:
     state.active_skill = state.active_intent = state.waiting_for = None
     state.slots = {}
+
+
+def suspend(state: ConversationState) -> None:
+    """Set the pending request aside (it resumes when the next one completes or is cancelled)."""
+    if state.active_skill and state.active_intent:
+        state.suspended = Request(skill=state.active_skill, intent=state.active_intent,
+                                  slots=dict(state.slots), waiting_for=state.waiting_for, turn=state.turns)
+    clear_pending(state)
+
+
+def resume(state: ConversationState) -> bool:
+    """Make the suspended request pending again; False if there is none."""
+    request, state.suspended = state.suspended, None
+    if request is None:
+        return False
+    state.active_skill, state.active_intent = request.skill, request.intent
+    state.slots, state.waiting_for = dict(request.slots), request.waiting_for
+    return True
+
+
+def complete(state: ConversationState) -> None:
+    """The pending request was answered: remember it for follow-ups and clear it."""
+    if state.active_skill and state.active_intent:
+        state.last_request = Request(skill=state.active_skill, intent=state.active_intent,
+                                     slots=dict(state.slots), turn=state.turns)
+    clear_pending(state)
 
 
 def missing_slot(intent: IntentConfig, slots: dict[str, str]) -> str | None:

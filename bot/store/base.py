@@ -101,6 +101,16 @@ class ConversationStore(ABC):
         """Count one hit of `key` (a rate limit shared by every worker of the store): 0.0 if it is
         within `limit` hits in the last `window_seconds`, else the seconds until one would be."""
 
+    def read_data(self, key: str) -> str | None:
+        """The text `write_data` stored under `key` (user data such as alarms), or None."""
+        raise StoreError(f"{type(self).__name__} keeps no user data\n"
+                         "  fix: implement read_data and write_data (see bot/store/user_data.py)")
+
+    def write_data(self, key: str, value: str) -> None:
+        """Store `value` under `key`, without expiry; callers hold `lock(key)` (UserRecords does)."""
+        raise StoreError(f"{type(self).__name__} keeps no user data\n"
+                         "  fix: implement read_data and write_data (see bot/store/user_data.py)")
+
     @abstractmethod
     def ping(self) -> None:
         """Raise StoreUnavailable unless the store answers."""

@@ -193,6 +193,16 @@ class RedisStore(ConversationStore):
         with self._calls():
             self._client.set(self._key("data", key), value)
 
+    def read_data(self, key: str) -> str | None:
+        with self._calls():
+            raw = self._client.get(self._key("data", key))
+        return raw.decode("utf-8") if isinstance(raw, bytes) else raw
+
+    def write_data(self, key: str, value: str) -> None:
+        """A plain SET without expiry: user data outlives conversations."""
+        with self._calls():
+            self._client.set(self._key("data", key), value)
+
     def ping(self) -> None:
         with self._calls():
             self._client.ping()

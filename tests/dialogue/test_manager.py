@@ -12,6 +12,7 @@ import pytest
 from dialogue_fixtures import RULES, skill_set
 
 import bot.dialogue
+from bot.config.dialogue import DialogueSettings
 from bot.dialogue import DialogueManager, ScriptedUnderstanding
 from bot.errors import ConfigError
 from bot.store import MemoryStore, StoreSettings, StoreUnavailable
@@ -112,21 +113,23 @@ def test_a_sure_reading_of_another_intent_of_the_waiting_skill_switches_to_it(ch
 
 def test_another_skill_the_router_is_sure_of_takes_over(chat, understanding) -> None:
     chat.say("set an alarm")
-    # The alarm skill reads "8 pm" as a time, but unsurely, so the router is asked as well.
-    assert chat.say("book a table for 2 at 8 pm") == "Booked a table for 2 at 8 pm."
-    assert [call.method for call in understanding.calls[-3:]] == ["read", "route", "read"]
+    assert chat.say("book a table for 2 at 8 pm") == ("Booked a table for 2 at 8 pm. "
+                                                      "Back to your alarms request: For what time?")
+    assert [call.method for call in understanding.calls[-2:]] == ["route", "read"]
+    assert chat.state.active_intent == "set_alarm" and chat.state.waiting_for == "time"
 
 
-def test_an_answer_the_skill_is_sure_of_skips_the_router(chat, understanding) -> None:
+def test_every_pending_turn_is_routed_and_read_once(chat, understanding) -> None:
     chat.say("book a table at 7 pm")
     before = len(understanding.calls)
     chat.say("table for 3")
-    assert [call.method for call in understanding.calls[before:]] == ["read"]
+    assert [(call.method, call.skill) for call in understanding.calls[before:]] == [
+        ("route", None), ("read", "restaurant")]
 
 
-def test_a_turn_that_answers_nothing_asks_the_question_again(chat) -> None:
+def test_a_turn_that_answers_nothing_gets_the_fallback_and_the_question_again(chat, manager) -> None:
     chat.say("set an alarm")
-    assert chat.say("hmm, let me think") == "For what time?"
+    assert chat.say("hmm, let me think") == f"{manager.fallback_reply} For what time?"
     assert chat.state.waiting_for == "time"
 
 
@@ -245,10 +248,11 @@ def test_history_is_bounded_and_reaches_the_understanding(understanding, store) 
     assert len(understanding.calls[-1].history) == 4
 
 
-@pytest.mark.parametrize("bad", [{"history_turns": 0}, {"switch_confidence": 1.5}])
-def test_bad_settings_are_refused(understanding, store, bad) -> None:
-    with pytest.raises(ValueError):
-        DialogueManager(SKILLS, understanding, store, **bad)
+def test_bad_settings_are_refused(understanding, store) -> None:
+    with pytest.raises(ValueError, match="history_turns must be at least 1"):
+        DialogueManager(SKILLS, understanding, store, history_turns=0)
+    with pytest.raises(ValueError, match="less than or equal to 1"):
+        DialogueSettings(switch_confidence=1.5)
 
 
 def test_skills_must_be_keyed_by_name(understanding, store) -> None:

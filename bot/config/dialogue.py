@@ -1,0 +1,45 @@
+"""How conversations follow the user: the digression policy's thresholds and the replies it adds.
+
+The policy itself (which reading of a turn wins) is the table in `bot/dialogue/policy.py`; these
+are its knobs, set under `dialogue:` in the bot's YAML file.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["DEFAULT_FILLER_WORDS", "DialogueSettings"]
+
+# Words that carry no request of their own: a turn of only these and slot values ("and tomorrow?",
+# "what about in madrid", "no wait, wednesday") is an answer, a correction or a follow-up.
+DEFAULT_FILLER_WORDS = (
+    "a", "about", "actually", "again", "also", "an", "and", "at", "but", "by", "change", "do", "for",
+    "from", "how", "how's", "hows", "i", "in", "instead", "is", "it", "just", "make", "maybe", "mean",
+    "meant", "no", "now", "of", "oh", "ok", "okay", "on", "or", "please", "rather", "same", "so",
+    "sorry", "that", "the", "then", "there", "to", "try", "um", "wait", "what", "what's", "whats",
+    "with", "yes",
+)
+
+
+class DialogueSettings(BaseModel):
+    """Thresholds of the digression policy, the follow-up window, and the texts they add to a reply."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # the router's confidence needed to leave a pending request for another skill
+    switch_confidence: float = Field(default=0.8, ge=0.0, le=1.0)
+    # the pending skill's confidence needed for its reading to count as the answer, when the
+    # router did not choose that skill itself
+    answer_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+    # a turn of only slots counts as a follow-up of a request completed this many turns ago or fewer
+    follow_up_turns: int = Field(default=2, ge=0)
+    filler_words: tuple[str, ...] = DEFAULT_FILLER_WORDS
+    # a turn whose letters are less than this share Latin is not one the model can read
+    min_latin_share: float = Field(default=0.5, ge=0.0, le=1.0)
+    resume_reply: str = "Back to your {skill} request: {question}"
+    follow_up_reply: str = "Updated your last request ({changes}). {reply}"
+    unreadable_replies: dict[str, str] = Field(default_factory=lambda: {
+        "empty": "I got an empty message. What can I do for you?",
+        "symbols": "I can't read emoji or symbols on their own; could you say it in words?",
+        "script": "Sorry, I can only read English for now. Could you say that in English?",
+    })

@@ -1,0 +1,39 @@
+"""Contextual carry-over: a turn that only carries slots changes the request it follows.
+
+"and tomorrow?" after "what's the weather in paris" keeps the place and adds the day. A turn is
+such a follow-up when, once the slot values read from it are taken out, only filler words remain
+("and", "what about", "in", ...; the list is a setting). The same test tells an answer or a
+correction ("no wait, wednesday") from a new request while a question is pending.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+__all__ = ["describe_changes", "only_slots"]
+
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+
+
+def only_slots(text: str, slots: Mapping[str, str], fillers: Iterable[str]) -> bool:
+    """True if the turn says nothing but the slot values (at least one) and filler words."""
+    if not slots:
+        return False
+    rest = text.lower()
+    for value in sorted(slots.values(), key=len, reverse=True):  # "new york" before "york"
+        rest = rest.replace(value.lower(), " ")
+    allowed = {word.lower() for word in fillers}
+    return all(word in allowed for word in _WORD.findall(rest))
+
+
+def describe_changes(before: Mapping[str, str], after: Mapping[str, str]) -> str:
+    """What a follow-up changed, for the reply: "date: tomorrow; place name: oslo → madrid"."""
+    parts = []
+    for slot, value in after.items():
+        old = before.get(slot)
+        if old == value:
+            continue
+        name = slot.replace("_", " ")
+        parts.append(f"{name}: {old} → {value}" if old else f"{name}: {value}")
+    return "; ".join(parts)

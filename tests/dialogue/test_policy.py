@@ -1,0 +1,206 @@
+"""Every row of the digression policy table (bot/dialogue/policy.py), on a scripted understanding."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import SkillConfig
+from bot.config.dialogue import DialogueSettings
+from bot.dialogue import DialogueManager, Rule, ScriptedUnderstanding
+from bot.dialogue.policy import Move, Situation, decide
+from bot.store import MemoryStore
+from bot.types import Turn
+
+TIME = r"(?P<time>\d+ ?[ap]m)"
+RULES = [
+    Rule(rf"weather( in (?P<place>[a-z]+))?( (?P<date>tomorrow|today))?", "weather", "forecast"),
+    Rule(r"maybe", "weather", "forecast", confidence=0.5),  # the router is unsure of it
+    Rule(rf"which alarms", "alarm", "list_alarms"),
+    Rule(rf"alarm( at {TIME})?", "alarm", "set_alarm"),
+    Rule(r"calendar", "calendar", "add_event"),
+    Rule(r"^(?P<event_name>lunch|dinner)$", "calendar", "add_event", confidence=0.7),
+    Rule(rf"^{TIME}$", "calendar", "add_event", confidence=0.6),  # the router's unsure guess
+    Rule(TIME, "alarm", "set_alarm", confidence=0.9),  # the alarm skill reads an answer
+    Rule(r"(in (?P<place>[a-z]+))|(?P<date>tomorrow|today)", "weather", "forecast", confidence=0.6),
+]
+SKILLS = {s["name"]: SkillConfig.model_validate(s) for s in [
+    {"name": "alarm", "slots": [{"name": "time"}], "intents": [
+        {"name": "set_alarm", "required_slots": ["time"], "response": "Alarm set for {time}.",
+         "questions": {"time": "For what time?"}},
+        {"name": "list_alarms", "response": "Here are your alarms."}]},
+    {"name": "weather", "slots": [{"name": "place"}, {"name": "date"}], "intents": [
+        {"name": "forecast", "response": "Weather in {place} {date}."}]},
+    {"name": "calendar", "slots": [{"name": "event_name"}], "intents": [
+        {"name": "add_event", "required_slots": ["event_name"], "response": "Added {event_name}.",
+         "questions": {"event_name": "What should I add?"}}]},
+]}
+
+
+class Chat:
+    def __init__(self, **settings: object) -> None:
+        self.understanding = ScriptedUnderstanding(RULES)
+        self.manager = DialogueManager(SKILLS, self.understanding, MemoryStore(),
+                                       policy=DialogueSettings(**settings))
+
+    def say(self, text: str) -> str:
+        return self.manager.handle(Turn(conversation_id="c", text=text)).text
+
+    def reply(self, text: str):
+        return self.manager.handle(Turn(conversation_id="c", text=text))
+
+    @property
+    def state(self):
+        return self.manager.store.load("c")
+
+
+@pytest.fixture
+def chat() -> Chat:
+    return Chat()
+
+
+def _move(chat: Chat, text: str) -> Move:
+    state = chat.state
+    return decide(Situation(text=text, state=state, history=(), skills=SKILLS, understanding=chat.understanding,
+                            settings=chat.manager.policy, cancel_words=chat.manager.cancel_words,
+                            pending=chat.manager._pending_skill(state)))
+
+
+# --- rows 1-6: a question is pending ----------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "reply"), [
+    ("明日の朝7時にアラーム", "Sorry, I can only read English for now. Could you say that in English? For what time?"),
+    ("⏰😴", "I can't read emoji or symbols on their own; could you say it in words? For what time?"),
+    ("  ", "I got an empty message. What can I do for you? For what time?"),
+])
+def test_row_1_unreadable_text_says_so_and_asks_again_without_a_model_call(chat, text, reply) -> None:
+    chat.say("alarm")
+    before = len(chat.understanding.calls)
+    assert _move(chat, text) is Move.unreadable
+    assert chat.say(text) == reply
+    assert len(chat.understanding.calls) == before and chat.state.waiting_for == "time"
+
+
+def test_row_2_cancel_drops_the_pending_request(chat) -> None:
+    chat.say("alarm")
+    assert _move(chat, "never mind") is Move.cancel
+    assert chat.say("Never mind!") == "Okay, cancelled."
+    assert chat.state.active_skill is None and chat.state.waiting_for is None
+
+
+def test_row_2_cancelling_a_digression_resumes_the_request_it_set_aside(chat) -> None:
+    chat.say("alarm")
+    assert chat.say("calendar") == "What should I add?"  # the alarm is set aside
+    assert chat.say("cancel") == "Okay, cancelled. Back to your alarm request: For what time?"
+    assert chat.say("7 am") == "Alarm set for 7 am."
+
+
+def test_row_3_the_router_picks_the_pending_skill(chat) -> None:
+    chat.say("alarm")
+    assert _move(chat, "alarm at 8 pm") is Move.keep
+    assert chat.say("alarm at 8 pm") == "Alarm set for 8 pm."
+
+
+def test_row_3_a_sure_reading_of_another_intent_of_the_pending_skill_starts_it(chat) -> None:
+    chat.say("alarm")
+    assert chat.say("which alarms are set") == "Here are your alarms."
+    assert chat.state.waiting_for is None
+
+
+def test_row_4_an_answer_the_router_is_unsure_about_fills_the_asked_slot(chat) -> None:
+    chat.say("alarm")
+    assert chat.understanding.route("7 am", ()).skill == "calendar"  # the router's unsure guess
+    assert _move(chat, "7 am") is Move.keep
+    reply = chat.reply("7 am")
+    assert (reply.text, reply.skill, reply.frame.slots) == ("Alarm set for 7 am.", "alarm", {"time": "7 am"})
+
+
+def test_row_4_an_answer_below_answer_confidence_does_not_count(chat) -> None:
+    chat = Chat(answer_confidence=0.95)  # the alarm skill reads "7 am" at 0.9
+    chat.say("alarm")
+    assert _move(chat, "7 am") is Move.not_understood
+
+
+def test_row_5_another_skill_is_served_and_the_pending_question_follows(chat) -> None:
+    chat.say("alarm")
+    assert _move(chat, "weather in paris") is Move.digress
+    reply = chat.reply("weather in paris")
+    assert reply.text == "Weather in paris. Back to your alarm request: For what time?"
+    assert reply.skill == "weather" and reply.frame.slots == {"place": "paris"}
+    assert chat.say("7 am") == "Alarm set for 7 am."
+
+
+def test_row_5_a_digression_that_asks_a_slot_sets_the_pending_request_aside(chat) -> None:
+    chat.say("alarm")
+    assert chat.say("calendar") == "What should I add?"
+    assert chat.state.suspended.intent == "set_alarm" and chat.state.active_skill == "calendar"
+    assert chat.say("lunch") == "Added lunch. Back to your alarm request: For what time?"
+    assert chat.say("7 am") == "Alarm set for 7 am."
+
+
+def test_row_5_needs_switch_confidence(chat) -> None:
+    chat.say("alarm")
+    assert _move(chat, "maybe") is Move.not_understood  # the router names weather at 0.5
+    lenient = Chat(switch_confidence=0.5)
+    lenient.say("alarm")
+    assert _move(lenient, "maybe") is Move.digress
+
+
+@pytest.mark.parametrize("text", ["what's the capital of france", "maybe"])
+def test_row_6_out_of_scope_or_unsure_gets_the_fallback_and_the_question_again(chat, text) -> None:
+    chat.say("alarm")
+    reply = chat.reply(text)
+    assert reply.text == "Sorry, I can't help with that yet. For what time?" and reply.skill is None
+    assert chat.state.waiting_for == "time"
+
+
+# --- rows 7-10: nothing pending -------------------------------------------------------------
+
+def test_row_7_unreadable_with_nothing_pending(chat) -> None:
+    reply = chat.reply("какая погода")
+    assert reply.text == "Sorry, I can only read English for now. Could you say that in English?"
+    assert reply.skill is None and not chat.understanding.calls
+
+
+def test_row_8_a_turn_of_only_slots_follows_up_the_last_request(chat) -> None:
+    chat.say("weather in paris")
+    assert _move(chat, "and tomorrow?") is Move.follow_up
+    reply = chat.reply("and tomorrow?")
+    assert reply.text == "Updated your last request (date: tomorrow). Weather in paris tomorrow."
+    assert reply.skill == "weather" and reply.frame.slots == {"place": "paris", "date": "tomorrow"}
+    assert chat.say("what about in oslo") == ("Updated your last request (place: paris → oslo). "
+                                              "Weather in oslo tomorrow.")
+
+
+def test_row_8_a_follow_up_counts_only_within_follow_up_turns() -> None:
+    chat = Chat(follow_up_turns=1)
+    chat.say("weather in paris")
+    chat.say("what's the capital of france")
+    assert _move(chat, "and tomorrow") is Move.start  # two turns after: a new request
+    assert chat.say("and tomorrow") == "Weather in tomorrow."  # not "in paris": nothing carried over
+    assert _move(Chat(follow_up_turns=0), "and tomorrow") is Move.start
+
+
+def test_row_8_a_turn_with_a_request_of_its_own_is_no_follow_up(chat) -> None:
+    chat.say("weather in paris tomorrow")
+    assert _move(chat, "weather in oslo") is Move.start
+    assert chat.say("weather in oslo") == "Weather in oslo."  # the date was not carried over
+
+
+def test_row_9_the_router_picks_a_skill(chat) -> None:
+    assert _move(chat, "alarm") is Move.start
+    assert chat.say("alarm at 6 am") == "Alarm set for 6 am."
+
+
+def test_row_10_out_of_scope_with_nothing_pending(chat) -> None:
+    assert _move(chat, "sing a song") is Move.fallback
+    reply = chat.reply("sing a song")
+    assert (reply.text, reply.skill) == ("Sorry, I can't help with that yet.", None)
+
+
+def test_the_settings_texts_are_used() -> None:
+    chat = Chat(resume_reply="(still {skill}) {question}", follow_up_reply="[{changes}] {reply}")
+    chat.say("alarm")
+    assert chat.say("weather in rome") == "Weather in rome. (still alarm) For what time?"
+    chat.say("cancel")
+    chat.say("weather in rome")
+    assert chat.say("and today") == "[date: today] Weather in rome today."
