@@ -80,7 +80,8 @@ class Bot:
                                                batcher=batcher or ReadBatcher(),
                                                min_route_confidence=settings.min_route_confidence)
             manager = DialogueManager({n: s.config for n, s in skills.items()}, understanding,
-                                      opened or store, fallback_reply=settings.fallback_reply)
+                                      opened or store, fallback_reply=settings.fallback_reply,
+                                      policy=settings.dialogue)
         except BaseException:
             if opened is not None:
                 opened.close()

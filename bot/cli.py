@@ -22,19 +22,29 @@ CONFIG = Path("configs/default.yaml")
 
 ModelOption = Annotated[Optional[str], typer.Option("--model", help="'default', a HF id or a local folder")]
 DeviceOption = Annotated[Optional[str], typer.Option("--device", help="cpu or cuda")]
+ConfigOption = Annotated[Optional[Path], typer.Option(
+    "--config", help="settings file (default: configs/default.yaml when there is one here)")]
 
 
-def _settings(model: str | None = None, device: str | None = None) -> BotSettings:
-    settings = load_settings(CONFIG)
-    updates = {k: v for k, v in {"model": model, "device": device}.items() if v}
-    return settings.model_copy(update=updates)
+def _settings(model: str | None = None, device: str | None = None, config: Path | None = None) -> BotSettings:
+    """--config (which must exist), else configs/default.yaml if the working folder has one; then the
+    environment and these options over it (bot/config/settings.py gives the precedence)."""
+    path = config if config is not None else (CONFIG if CONFIG.is_file() else None)
+    return load_settings(path, model=model or None, device=device or None)
 
 
 def _base(settings: BotSettings):
-    from bot.model.base import load_base_model
+    from bot.app import load_model
 
     with console.status(f"loading model '{settings.model}'"):
-        return load_base_model(settings.model, device=settings.device)
+        return load_model(settings)
+
+
+def _bot(settings: BotSettings, **parts):
+    """The bot of these settings, built by the one composition root (`bot.app.Bot`)."""
+    from bot.app import Bot
+
+    return Bot.from_settings(settings, base=_base(settings), **parts)
 
 
 def main() -> None:
@@ -47,11 +57,11 @@ def main() -> None:
 
 
 @app.command()
-def model(model: ModelOption = None, device: DeviceOption = None) -> None:
+def model(model: ModelOption = None, device: DeviceOption = None, config: ConfigOption = None) -> None:
     """Print the resolved base model, its parameter count and its fingerprint."""
     from bot.model.base import resolve_model
 
-    settings = _settings(model, device)
+    settings = _settings(model, device, config)
     base = _base(settings)
     print(json.dumps({"model": base.name, "path": str(resolve_model(settings.model)[1]),
                       "parameters": base.parameter_count, "fingerprint": base.fingerprint}, indent=2))
@@ -77,7 +87,7 @@ def new(name: str, data: Annotated[Optional[Path], typer.Option(help="examples i
 @app.command()
 def tune(skill: Annotated[Optional[Path], typer.Argument(help="the skill folder")] = None,
          router: Annotated[bool, typer.Option("--router", help="rebuild and tune the router table")] = False,
-         model: ModelOption = None, device: DeviceOption = None,
+         model: ModelOption = None, device: DeviceOption = None, config: ConfigOption = None,
          steps: Annotated[Optional[int], typer.Option(help="override tuning.steps")] = None,
          minutes: Annotated[Optional[float], typer.Option(help="override tuning.max_minutes")] = None) -> None:
     """P-tune a skill's virtual-token table on its examples (or the router's); saves table/ + manifest."""
@@ -87,11 +97,11 @@ def tune(skill: Annotated[Optional[Path], typer.Argument(help="the skill folder"
 
     if (skill is None) == (not router):
         raise typer.BadParameter("give a skill folder, or --router (not both)")
-    opened = _router_skill(_settings(model, device)) if router else load_skill(skill)
+    opened = _router_skill(_settings(model, device, config)) if router else load_skill(skill)
     examples = opened.examples()
     settings = opened.config.tuning.model_copy(
         update={k: v for k, v in {"steps": steps, "max_minutes": minutes}.items() if v is not None})
-    bot_settings = _settings(model, device)
+    bot_settings = _settings(model, device, config)
     base = _base(bot_settings)
     result = tune_table(base, opened.config, examples, model_dir=str(resolve_model(bot_settings.model)[1]),
                         out_dir=opened.table_dir, settings=settings)
@@ -105,26 +115,28 @@ def tune(skill: Annotated[Optional[Path], typer.Argument(help="the skill folder"
 
 def _router_skill(settings: BotSettings):
     """Rebuild skills/_router from every skill's examples and the out-of-scope texts."""
+    from bot.app import load_skills
     from bot.skills.examples import load_examples
-    from bot.skills.router import build_router, list_skills
+    from bot.skills.router import build_router
 
     oos = settings.out_of_scope_examples
     texts = [e.text for e in load_examples(oos)] if oos else []
-    return build_router(list_skills(settings.skills_dir), texts, settings.skills_dir)
+    return build_router(list(load_skills(settings.skills_dir)[0].values()), texts, settings.skills_dir)
 
 
 @app.command()
-def skills(model: ModelOption = None) -> None:
+def skills(model: ModelOption = None, config: ConfigOption = None) -> None:
     """List the skills and the router with intents, mode and dev figures from their last tuning."""
     from rich.table import Table as RichTable
 
-    from bot.skills.router import ROUTER_DIR, list_skills
+    from bot.app import load_skills
+    from bot.skills.router import ROUTER_DIR
     from bot.skills.skill import load_skill
 
-    settings = _settings(model)
+    settings = _settings(model, config=config)
     table = RichTable("skill", "mode", "intents", "examples", "dev n", "dev intent acc", "dev slot F1",
                       "dev frame acc (90% interval)")
-    found = list_skills(settings.skills_dir)
+    found = list(load_skills(settings.skills_dir)[0].values())  # a missing folder is a clear error
     router_dir = settings.skills_dir / ROUTER_DIR
     warnings = []
     for skill in found + ([load_skill(router_dir)] if router_dir.is_dir() else []):
@@ -158,12 +170,12 @@ def _skill_row(skill) -> list[str]:
 @app.command()
 def chat(debug: Annotated[bool, typer.Option(help="show skill, intent, slots and timing per turn")] = False,
          conversation: Annotated[str, typer.Option(help="conversation id")] = "shell",
-         model: ModelOption = None, device: DeviceOption = None) -> None:
+         model: ModelOption = None, device: DeviceOption = None, config: ConfigOption = None) -> None:
     """Talk to the bot in the terminal, with every skill under skills/."""
     from bot.adapters.shell import run_shell
 
-    manager = _manager(_settings(model, device))
-    run_shell(manager, conversation_id=conversation, debug=debug)
+    bot = _bot(_settings(model, device, config))
+    run_shell(bot.manager, conversation_id=conversation, debug=debug)
 
 
 @app.command()
@@ -173,56 +185,30 @@ def serve(host: Annotated[Optional[str], typer.Option(help="address to listen on
               "--slack-socket-mode", help="also connect to Slack over Socket Mode (needs SLACK_APP_TOKEN)")] = False,
           allow_unauthenticated: Annotated[bool, typer.Option(
               "--allow-unauthenticated", help="serve beyond loopback with no API keys (BOT_API_KEYS)")] = False,
-          model: ModelOption = None, device: DeviceOption = None) -> None:
+          model: ModelOption = None, device: DeviceOption = None, config: ConfigOption = None) -> None:
     """Serve the HTTP API, the web chat at / and Slack (when SLACK_* variables are set)."""
     import logging
 
     from bot.adapters.server import serve as run_server
 
-    settings = _settings(model, device)
+    settings = _settings(model, device, config)
     server = settings.server.model_copy(update={k: v for k, v in {"host": host, "port": port}.items() if v is not None})
     if allow_unauthenticated:
         server = server.model_copy(update={"allow_unauthenticated": True})
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
-    run_server(lambda: _manager(settings), server, socket_mode=slack_socket_mode)
-
-
-def _skills_and_router(settings: BotSettings):
-    """Every skill under the skills folder by name, and the router skill once it is tuned."""
-    from bot.skills.router import ROUTER_DIR, list_skills
-    from bot.skills.skill import load_skill
-
-    found = {s.name: s for s in list_skills(settings.skills_dir)}
-    router_dir = settings.skills_dir / ROUTER_DIR
-    return found, load_skill(router_dir) if (router_dir / "table").is_dir() else None
-
-
-def _manager(settings: BotSettings):
-    """The dialogue manager over the real model, the shipped skills and the configured store."""
-    from bot.dialogue import DialogueManager
-    from bot.model.understanding import ModelUnderstanding
-    from bot.model.runtime import Runtime
-    from bot.store import StoreSettings, open_store
-
-    found, router = _skills_and_router(settings)
-    understanding = ModelUnderstanding(Runtime(_base(settings)), found, router=router,
-                                       min_route_confidence=settings.min_route_confidence)
-    store = open_store(StoreSettings(**settings.store.model_dump()))
-    sys.path.insert(0, str(Path.cwd()))  # skills' actions are imported as module:function
-    return DialogueManager({n: s.config for n, s in found.items()}, understanding, store,
-                           fallback_reply=settings.fallback_reply)
+    run_server(lambda: _bot(settings), server, socket_mode=slack_socket_mode, secrets=settings.slack_secrets)
 
 
 @app.command()
 def predict(skill: Path, text: str, mode: Annotated[Optional[PromptMode], typer.Option()] = None,
-            model: ModelOption = None, device: DeviceOption = None) -> None:
+            model: ModelOption = None, device: DeviceOption = None, config: ConfigOption = None) -> None:
     """Read one message with a skill and print the frame as JSON."""
     from bot.model.readers import reader_for
     from bot.model.runtime import Runtime
     from bot.skills.skill import load_skill
 
     opened = load_skill(skill)
-    runtime = Runtime(_base(_settings(model, device)))
+    runtime = Runtime(_base(_settings(model, device, config)))
     reading = reader_for(runtime, opened, mode).read([text])[0]
     print(reading.frame.model_dump_json(indent=2, exclude_none=True))
 
@@ -253,12 +239,12 @@ def evaluate(skill: Annotated[Optional[Path], typer.Argument(help="the skill fol
                  help="the intent that marks out-of-scope turns (e.g. oos): adds a confidence sweep")] = None,
              dialogues: Annotated[Optional[Path], typer.Option(
                  help="scripted conversations (YAML) played through the dialogue manager, instead of a skill")] = None,
-             model: ModelOption = None, device: DeviceOption = None) -> None:
+             model: ModelOption = None, device: DeviceOption = None, config: ConfigOption = None) -> None:
     """Intent accuracy, slot P/R/F1, frame accuracy, per-intent table, confusion, latency."""
     if (skill is None) == (dialogues is None):
         raise typer.BadParameter("give a skill folder, or --dialogues FILE (not both)")
     if dialogues is not None:
-        return _eval_dialogues(dialogues, report, _settings(model, device))
+        return _eval_dialogues(dialogues, report, _settings(model, device, config))
     from rich.progress import Progress
 
     from bot.model.runtime import Runtime
@@ -272,7 +258,7 @@ def evaluate(skill: Annotated[Optional[Path], typer.Argument(help="the skill fol
     if limit is not None and limit < len(examples):
         examples = random.Random(0).sample(examples, limit)
     modes = list(PromptMode) if mode == "all" else [PromptMode(mode)]
-    runtime = Runtime(_base(_settings(model, device)))
+    runtime = Runtime(_base(_settings(model, device, config)))
     results, frames = {}, {}
     with Progress(console=console) as progress:
         for each in modes:
@@ -290,13 +276,13 @@ def evaluate(skill: Annotated[Optional[Path], typer.Argument(help="the skill fol
 
 def _eval_dialogues(path: Path, report: Path | None, settings: BotSettings) -> None:
     """Play scripted conversations through the real manager on a fresh in-memory store."""
-    from bot.config.store import StoreSettings
     from bot.dialogue.script_report import score_table, write_dialogue_report
     from bot.dialogue.script_run import play_set, score
     from bot.dialogue.scripts import load_dialogues
+    from bot.store import MemoryStore
 
     dialogue_set = load_dialogues(path)
-    manager = _manager(settings.model_copy(update={"store": StoreSettings()}))
+    manager = _bot(settings, store=MemoryStore()).manager
     results = play_set(manager, dialogue_set, on_dialogue=lambda r: console.print(
         f"{'ok  ' if r.passed else 'FAIL'} {r.dialogue.category}: {r.dialogue.name}", highlight=False))
     scores = score(results)
@@ -345,14 +331,15 @@ def bench_compare(
         encoder: Annotated[Optional[Path], typer.Option(
             help="BERT encoder folder (default: the embedded all-MiniLM-L6-v2)")] = None,
         threads: Annotated[Optional[int], typer.Option(help="torch threads per system")] = None,
-        model: ModelOption = None) -> None:
+        model: ModelOption = None, config: ConfigOption = None) -> None:
     """Train and evaluate the BERT ensemble and the LLM skill on the same splits; print the table."""
     from bot.bench import BenchSettings, compare, comparison_table, write_bench_report
 
     settings = BenchSettings.from_options(
         quick=quick, systems=systems, data=data, eval_data=eval_data, split=split, eval_split=eval_split,
         dev_fraction=dev_fraction, seed=seed, max_train=max_train, max_eval=max_eval, prompted_eval=prompted_eval,
-        max_steps=max_steps, minutes=minutes, encoder=encoder, threads=threads, model=_settings(model).model)
+        max_steps=max_steps, minutes=minutes, encoder=encoder, threads=threads,
+        model=_settings(model, config=config).model)
     result = compare(settings, on_system=lambda s: console.print(f"[bold]{s.value}[/bold] (own process)"))
     Console().print(comparison_table(result))
     for path in write_bench_report(report, result) if report else []:
@@ -396,17 +383,13 @@ def bench_serve(
         wait_ms: Annotated[float, typer.Option(help="how long a read waits for others to join its batch")] = 5.0,
         turns: Annotated[int, typer.Option(help="turns per conversation (at least 16 per level)")] = 2,
         report: Annotated[Optional[Path], typer.Option(help="write serve.md and serve.json here")] = None,
-        model: ModelOption = None, device: DeviceOption = None) -> None:
+        model: ModelOption = None, device: DeviceOption = None, config: ConfigOption = None) -> None:
     """Throughput and latency of concurrent conversations over the shipped skills, batched vs one at a time."""
     from bot.bench.serve import bench_serve as run_bench, serve_table, write_serve_report
-    from bot.model.runtime import Runtime
 
-    settings = _settings(model, device)
-    found, router = _skills_and_router(settings)
-    base = _base(settings)
-    result = run_bench(Runtime(base), found, router, levels=[int(n) for n in levels.split(",")],
+    settings = _settings(model, device, config)
+    result = run_bench(settings, base=_base(settings), levels=[int(n) for n in levels.split(",")],
                        max_batch=max_batch, wait_seconds=wait_ms / 1000, turns_per_conversation=turns,
-                       model_name=base.name,
                        on_level=lambda l: console.print(f"{l.batching} x{l.concurrency}: {l.turns_per_second:.2f} "
                                                         f"turns/s, p95 {l.latency_p95_ms:.0f} ms"))
     print(serve_table(result))

@@ -187,3 +187,62 @@ def test_main_turns_a_bot_error_into_exit_code_2_and_one_message(in_workspace, m
     err = "".join(capsys.readouterr().err.split())  # rich wraps long lines
     assert "error:" in err and "Traceback" not in err  # (after transformers' own 'Loading weights' bar)
     assert "table" in err and "manifest.json" in err and "bottune" in err
+
+
+CONFIG_COMMANDS = [["model"], ["tune"], ["skills"], ["chat"], ["serve"], ["predict"], ["eval"],
+                   ["bench", "compare"], ["bench", "serve"]]
+# commands whose settings are read before anything else, so a bad --config is their first error
+SETTINGS_FIRST = [["model"], ["skills"], ["chat"], ["serve"], ["bench", "serve"], ["tune", "--router"]]
+
+
+@pytest.mark.parametrize("command", CONFIG_COMMANDS, ids=" ".join)
+def test_every_command_that_reads_config_takes_config(command):
+    assert "--config" in ok(invoke(*command, "--help"))
+
+
+def run_main(monkeypatch, capsys, *argv: str) -> tuple[int, str]:
+    monkeypatch.setattr(sys, "argv", ["bot", *argv])
+    with pytest.raises(SystemExit) as caught:
+        main()
+    return caught.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", SETTINGS_FIRST, ids=" ".join)
+def test_a_missing_config_file_is_one_clear_error(command, in_workspace, monkeypatch, capsys):
+    code, err = run_main(monkeypatch, capsys, *command, "--config", "nowhere/bot.yaml")
+    flat = " ".join(err.split())  # rich wraps long lines
+    assert code == 2 and "Traceback" not in err
+    assert flat.startswith("error: nowhere/bot.yaml: config file not found fix: pass an existing file")
+
+
+@pytest.mark.parametrize("command", SETTINGS_FIRST, ids=" ".join)
+def test_a_bad_field_is_one_clear_error_naming_file_line_and_field(command, in_workspace, monkeypatch, capsys):
+    (in_workspace / "bot.yaml").write_text("model: default\nstore:\n  kind: memory\n  lock_wait_seconds: -1\n")
+    code, err = run_main(monkeypatch, capsys, *command, "--config", "bot.yaml")
+    flat = " ".join(err.split())
+    assert code == 2 and "Traceback" not in err
+    assert flat.startswith("error: bot.yaml:4: field 'store.lock_wait_seconds': Input should be greater than or "
+                           "equal to 0 fix: correct the value")
+
+
+def test_skills_outside_the_project_folder_says_what_is_missing(in_workspace, monkeypatch, capsys):
+    code, err = run_main(monkeypatch, capsys, "skills")
+    flat = " ".join(err.split())
+    assert code == 2 and "Traceback" not in err
+    assert flat.startswith("error: skills: field 'skills_dir': skills folder not found (looked in")
+    assert "pass --config" in flat
+
+
+def test_skills_from_another_folder_with_config_lists_the_skills_and_the_router(in_workspace, monkeypatch,
+                                                                               tmp_path_factory, make_skill):
+    project = tmp_path_factory.mktemp("project")
+    for name in ("alarms", "weather", "_router"):
+        (project / "skills" / name).mkdir(parents=True)
+        raw = make_skill(name="router" if name == "_router" else name).model_dump(mode="json", exclude_none=True)
+        (project / "skills" / name / "skill.yaml").write_text(yaml.safe_dump(raw))
+    (project / "configs").mkdir()
+    (project / "configs" / "bot.yaml").write_text("skills_dir: ../skills\n")
+    monkeypatch.setenv("COLUMNS", "200")
+    out = ok(invoke("skills", "--config", str(project / "configs" / "bot.yaml")))
+    names = [line.split("│")[1].strip() for line in out.splitlines() if line.count("│") > 2]
+    assert names == ["alarms", "weather", "router"]  # the skills, then the router

@@ -1,9 +1,9 @@
 """`bot bench serve`: many concurrent conversations over a mix of skills, batched vs one at a time.
 
-Each conversation is a thread that sends its turns one after another through the dialogue
-manager, as `bot serve` runs each request in a worker thread; every model read goes through the
-`ReadBatcher`. The same turns run twice in one process on one model: with `max_batch=1` (one at a
-time) and batched. Latency is a turn's wall time as its sender saw it.
+Each conversation is a thread that sends its turns one after another to a `Bot` (the one
+composition root, as `bot serve` runs each request in a worker thread); every model read goes
+through the `ReadBatcher`. The same turns run twice in one process on one model: with
+`max_batch=1` (one at a time) and batched. Latency is a turn's wall time as its sender saw it.
 """
 
 from __future__ import annotations
@@ -13,20 +13,22 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from bot.dialogue import DialogueManager
-from bot.model.understanding import ModelUnderstanding
+from bot.app import Bot
+from bot.config.settings import BotSettings
 from bot.model.batching import ReadBatcher
-from bot.model.prefix_cache import ReaderCache
-from bot.model.runtime import Runtime
 from bot.skills.skill import Skill
 from bot.store import MemoryStore
 from bot.tuning.metrics import percentile
 from bot.types import Turn
+
+if TYPE_CHECKING:
+    from bot.model.base import BaseModel as LoadedModel
 
 __all__ = ["LEVELS", "ServeLevel", "ServeReport", "bench_serve", "serve_table", "write_serve_report"]
 
@@ -73,32 +75,30 @@ def turn_mix(skills: Sequence[Skill], count: int, seed: int = 0) -> list[str]:
     return [rng.choice(pools[i % len(pools)]) for i in range(count)]
 
 
-def bench_serve(runtime: Runtime, skills: Mapping[str, Skill], router: Skill | None, *,
-                levels: Sequence[int] = LEVELS, max_batch: int = 16, wait_seconds: float = 0.005,
-                turns_per_conversation: int = 2, model_name: str = "",
+def bench_serve(settings: BotSettings, *, base: LoadedModel | None = None, levels: Sequence[int] = LEVELS,
+                max_batch: int = 16, wait_seconds: float = 0.005, turns_per_conversation: int = 2,
                 on_level: Callable[[ServeLevel], None] | None = None) -> ServeReport:
-    """Run every level one at a time, then batched, on the same turns; prefixes are built first."""
-    readers = ReaderCache(runtime)
-    for skill in [*skills.values(), *([router] if router else [])]:
-        readers.get(skill)  # prefixes are built before timing starts
-    results = []
+    """Run every level one at a time, then batched, on the same turns. Each level is a `Bot` of
+    `settings` with its own batcher and a fresh memory store; the model and the skills' prefixes
+    are loaded once (by the first) and shared, so no level times a prefix being built."""
+    readers, results, bot = None, [], None
     for batching, size in (("one_at_a_time", 1), ("batched", max_batch)):
         for concurrency in levels:
-            per_conversation = max(turns_per_conversation, math.ceil(MIN_TURNS / concurrency))
-            texts = turn_mix(list(skills.values()), concurrency * per_conversation, seed=concurrency)
             batcher = ReadBatcher(max_batch=size, wait_seconds=wait_seconds if size > 1 else 0.0)
-            understanding = ModelUnderstanding(runtime, skills, router=router, batcher=batcher, readers=readers)
-            manager = DialogueManager({n: s.config for n, s in skills.items()}, understanding, MemoryStore())
-            level = _run_level(manager, batcher, batching, concurrency, texts, per_conversation)
-            batcher.close()
+            bot = Bot.from_settings(settings, base=base, readers=readers, batcher=batcher, store=MemoryStore())
+            readers = bot.readers
+            per_conversation = max(turns_per_conversation, math.ceil(MIN_TURNS / concurrency))
+            texts = turn_mix(list(bot.skills.values()), concurrency * per_conversation, seed=concurrency)
+            with bot:
+                level = _run_level(bot, batcher, batching, concurrency, texts, per_conversation)
             results.append(level)
             if on_level:
                 on_level(level)
-    return ServeReport(model=model_name, skills=sorted(skills), max_batch=max_batch,
-                       wait_ms=wait_seconds * 1000, levels=results)
+    return ServeReport(model=bot.model_name if bot else "", skills=sorted(bot.skills) if bot else [],
+                       max_batch=max_batch, wait_ms=wait_seconds * 1000, levels=results)
 
 
-def _run_level(manager: DialogueManager, batcher: ReadBatcher, batching: str, concurrency: int,
+def _run_level(bot: Bot, batcher: ReadBatcher, batching: str, concurrency: int,
                texts: list[str], per_conversation: int) -> ServeLevel:
     latencies: list[float] = []
     lock = threading.Lock()
@@ -108,7 +108,7 @@ def _run_level(manager: DialogueManager, batcher: ReadBatcher, batching: str, co
         start.wait()
         for text in texts[n * per_conversation:(n + 1) * per_conversation]:
             began = time.perf_counter()
-            manager.handle(Turn(conversation_id=f"{batching}-{concurrency}-{n}", text=text, channel="bench"))
+            bot.handle(Turn(conversation_id=f"{batching}-{concurrency}-{n}", text=text, channel="bench"))
             with lock:
                 latencies.append(time.perf_counter() - began)
 

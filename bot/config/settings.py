@@ -20,6 +20,7 @@ import yaml
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.config.dialogue import DialogueSettings
 from bot.config.server import ServerConfig, SlackSecrets
 from bot.config.skill import _line_of
 from bot.config.store import StoreSettings
@@ -61,6 +62,7 @@ class BotSettings(BaseSettings):
     fallback_reply: str = "Sorry, I can't help with that yet."
     min_route_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
     out_of_scope_examples: Path | None = None  # texts the router learns to send to the fallback
+    dialogue: DialogueSettings = Field(default_factory=DialogueSettings)  # the digression policy's thresholds
     server: ServerConfig = Field(default_factory=ServerConfig)  # `bot serve`
     slack_secrets: SlackSecrets = Field(default_factory=SlackSecrets, exclude=True, repr=False)  # SLACK_* only
 

@@ -66,14 +66,16 @@ def test_slack_settings_are_checked_before_the_model_loads() -> None:
 
 def test_bot_serve_passes_host_port_and_socket_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple] = []
-    monkeypatch.setattr("bot.adapters.server.serve",
-                        lambda build, settings, *, socket_mode: calls.append((settings, socket_mode)))
+    monkeypatch.setattr("bot.adapters.server.serve", lambda build, settings, *, socket_mode, secrets:
+                        calls.append((settings, socket_mode, secrets)))
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1")  # Slack's tokens reach the server through BotSettings
 
     result = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--port", "8123", "--slack-socket-mode"])
 
     assert result.exit_code == 0, result.output
-    settings, socket_mode = calls[0]
+    settings, socket_mode, secrets = calls[0]
     assert (settings.host, settings.port, socket_mode) == ("0.0.0.0", 8123, True)
+    assert secrets.app_token.get_secret_value() == "xapp-1"
     assert settings.max_message_chars == ServerConfig().max_message_chars
 
 

@@ -14,18 +14,12 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def manager(real_base, monkeypatch_module):
-    from bot import cli
+def manager(real_base):
+    from bot.app import Bot
+    from bot.config.settings import load_settings
 
-    monkeypatch_module.chdir(REPO)
-    monkeypatch_module.setattr(cli, "_base", lambda settings: real_base)
-    return cli._manager(cli._settings())
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
+    with Bot.from_settings(load_settings(REPO / "configs" / "default.yaml"), base=real_base) as bot:
+        yield bot.manager
 
 
 def test_set_an_alarm_goes_to_the_alarm_skill_with_the_time(manager):
