@@ -22,7 +22,8 @@ DEFAULT_FILLER_WORDS = (
 
 
 class DialogueSettings(BaseModel):
-    """Thresholds of the digression policy, the follow-up window, and the texts they add to a reply."""
+    """Thresholds of the digression policy, the follow-up window, the texts they add to a reply, and
+the providers (weather, music) the shipped skills' actions call."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -38,6 +39,8 @@ class DialogueSettings(BaseModel):
     min_latin_share: float = Field(default=0.5, ge=0.0, le=1.0)
     resume_reply: str = "Back to your {skill} request: {question}"
     follow_up_reply: str = "Updated your last request ({changes}). {reply}"
+    # outside services the skills' actions call, name -> "module:factory" (bot/dialogue/actions/providers.py)
+    providers: dict[str, str] = Field(default_factory=dict)
     unreadable_replies: dict[str, str] = Field(default_factory=lambda: {
         "empty": "I got an empty message. What can I do for you?",
         "symbols": "I can't read emoji or symbols on their own; could you say it in words?",

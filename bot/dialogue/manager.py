@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from bot.config import SkillConfig
 from bot.config.dialogue import DialogueSettings
 from bot.config.templates import fill_template
+from bot.dialogue.actions.providers import load_providers
 from bot.dialogue.carry_over import describe_changes, only_slots
 from bot.dialogue.policy import Move, Situation, decide
 from bot.dialogue.responses import ResponseContext, Responses
@@ -49,7 +50,8 @@ class DialogueManager:
     """Turns in, replies out; never raises for a store, model or action failure (it logs them).
 
     `store` keeps conversations and the users' records (alarms, events); `providers` are the
-    outside services actions may call by name (see bot/dialogue/actions/providers.py).
+    outside services actions may call by name (default: built from `policy.providers`; see
+    bot/dialogue/actions/providers.py).
     """
 
     def __init__(self, skills: Mapping[str, SkillConfig], understanding: Understanding,
@@ -66,6 +68,8 @@ class DialogueManager:
         self.skills = dict(skills)
         self.understanding, self.store = understanding, store
         self.policy = policy or DialogueSettings()
+        if providers is None:  # the configured ones, built now: a bad factory stops the bot here
+            providers = load_providers(self.policy.providers)
         # imports actions: fails here, not later
         self.responses = Responses(self.skills, understanding, store=store, providers=providers)
         self.fallback_reply, self.busy_reply, self.error_reply = fallback_reply, busy_reply, error_reply

@@ -16,7 +16,7 @@ With nothing pending:
 | # | the turn                                                                 | move             |
 |---|--------------------------------------------------------------------------|------------------|
 | 7 | cannot be read                                                           | `unreadable`     |
-| 8 | says only slot values of the request completed at most `follow_up_turns` turns ago | `follow_up`: that request again with the new values; the reply says what changed |
+| 8 | says only slot values (read as the same intent) of the request completed at most `follow_up_turns` turns ago | `follow_up`: that request again with the new values; the reply says what changed |
 | 9 | the router picks a skill                                                 | `start`: that skill reads and answers |
 |10 | the router finds no skill (out of scope)                                 | `fallback`       |
 
@@ -104,11 +104,12 @@ class Situation:
                 or self.state.turns - last.turn > self.settings.follow_up_turns):
             return None
         reading = self.read(last.skill)
-        allowed = set(self.skills[last.skill].intent_slots.get(last.intent, ()))
-        slots = {k: v for k, v in (reading.slots if reading else {}).items() if k in allowed}
-        if reading is None or not only_slots(self.text, slots, self.settings.filler_words):
+        if reading is None or reading.intent != last.intent:  # "what's on friday" after a removal
             return None
-        return reading.model_copy(update={"intent": last.intent, "slots": slots})
+        allowed = set(self.skills[last.skill].intent_slots.get(last.intent, ()))
+        slots = {k: v for k, v in reading.slots.items() if k in allowed}
+        return reading.model_copy(update={"slots": slots}) if only_slots(
+            self.text, slots, self.settings.filler_words) else None
 
 
 Rule = tuple[Move, Callable[[Situation], object]]

@@ -1,7 +1,7 @@
 """What an action sees besides the frame: the user, their stored records, and the providers.
 
 Providers are the seam a bot owner fills: a weather or music service is any object with the
-methods of `bot.dialogue.actions.providers`, named in the bot's settings (`providers:`). Without
+methods of `bot.dialogue.actions.providers`, named in the settings (`dialogue.providers`). Without
 one, an action says so plainly; a provider that fails or times out gets a "can't reach" reply.
 """
 

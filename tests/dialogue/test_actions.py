@@ -1,0 +1,169 @@
+"""The shipped skills' actions, through the manager with their real skill.yaml and a scripted model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fake_providers import DownWeather, FakeMusic, FakeWeather
+
+from bot.config import load_skill_config
+from bot.dialogue import DialogueManager, Rule, ScriptedUnderstanding
+from bot.dialogue.actions import phrase
+from bot.dialogue.actions.providers import load_providers
+from bot.errors import ConfigError
+from bot.store import MemoryStore, StoreUnavailable
+from bot.types import Turn
+
+REPO = Path(__file__).resolve().parents[2]
+SKILLS = {name: load_skill_config(REPO / "skills" / name / "skill.yaml")
+          for name in ("alarm", "calendar", "weather", "music")}
+T = r"(?P<time>\d+(:\d\d)? ?[ap]m)"
+RULES = [
+    Rule(rf"remove the {T} alarm", "alarm", "alarm_remove"),
+    Rule(r"remove my alarm", "alarm", "alarm_remove"),
+    Rule(r"which alarms( (?P<date>tomorrow))?", "alarm", "alarm_query"),
+    Rule(rf"alarm( at {T})?( (?P<date>tomorrow))?", "alarm", "alarm_set"),
+    Rule(rf"(make it )?{T}", "alarm", "alarm_set", confidence=0.9),
+    Rule(r"add (?P<event_name>[a-z ]+?) on (?P<date>\w+day)", "calendar", "calendar_set"),
+    Rule(r"what's on( (?P<date>\w+day))?", "calendar", "calendar_query"),
+    Rule(r"delete (?P<event_name>[a-z]+) from calendar", "calendar", "calendar_remove"),
+    Rule(r"weather in (?P<place_name>[a-z]+)( (?P<date>tomorrow))?", "weather", "weather_query"),
+    Rule(r"play (?P<artist_name>[a-z]+)", "music", "play_music"),
+    Rule(r"what's playing", "music", "music_query"),
+    Rule(r"i like (?P<music_genre>[a-z]+)", "music", "music_likeness"),
+    Rule(r"(?P<date>tomorrow|today)\??$", "weather", "weather_query", confidence=0.6),
+]
+
+
+class User:
+    """One user's conversation with a shared manager."""
+
+    def __init__(self, manager: DialogueManager, user: str = "ann", conversation: str | None = None) -> None:
+        self.manager, self.user, self.conversation = manager, user, conversation or f"{user}-chat"
+
+    def say(self, text: str) -> str:
+        return self.reply(text).text
+
+    def reply(self, text: str):
+        return self.manager.handle(Turn(conversation_id=self.conversation, user_id=self.user, text=text))
+
+
+def make_manager(store=None, **providers: object) -> DialogueManager:
+    return DialogueManager(SKILLS, ScriptedUnderstanding(RULES), store or MemoryStore(), providers=providers)
+
+
+@pytest.fixture
+def ann() -> User:
+    return User(make_manager())
+
+
+def test_alarms_that_were_set_are_listed(ann) -> None:
+    assert ann.say("alarm at 6:45 am tomorrow") == "Alarm set for 6:45 am tomorrow."
+    assert ann.say("alarm") == "For what time should I set the alarm?"
+    assert ann.say("9 pm") == "Alarm set for 9 pm."
+    assert ann.say("which alarms") == "You have 2 alarms: 6:45 am tomorrow, 9 pm."
+    assert ann.say("which alarms tomorrow") == "You have one alarm for tomorrow: 6:45 am tomorrow."
+
+
+def test_alarms_belong_to_their_user_across_conversations(ann) -> None:
+    ann.say("alarm at 7 am")
+    assert User(ann.manager, "ann", "ann-on-slack").say("which alarms") == "You have one alarm: 7 am."
+    assert User(ann.manager, "bob").say("which alarms") == "You have no alarms set."
+
+
+def test_an_alarm_is_removed_by_its_time_and_only_the_rest_stay(ann) -> None:
+    ann.say("alarm at 7 am")
+    ann.say("alarm at 8 am")
+    assert ann.say("remove my alarm") == "Which alarm should I remove? You have 7 am, 8 am."
+    assert ann.say("remove the 5 pm alarm") == "You have no alarm 5 pm. Your alarms: 7 am, 8 am."
+    assert ann.say("remove the 7 am alarm") == "Removed the alarm for 7 am."
+    assert ann.say("which alarms") == "You have one alarm: 8 am."
+    assert ann.say("remove my alarm") == "Removed the alarm for 8 am."
+    assert ann.say("which alarms") == "You have no alarms set."
+
+
+def test_a_follow_up_moves_the_alarm_it_changes(ann) -> None:
+    ann.say("alarm at 7 am")
+    assert ann.say("make it 8 am") == ("Updated your last request (time: 7 am → 8 am). "
+                                       "Alarm moved from 7 am to 8 am.")
+    assert ann.say("which alarms") == "You have one alarm: 8 am."
+
+
+def test_calendar_events_are_kept_listed_and_removed(ann) -> None:
+    assert ann.say("add dentist on thursday") == "Added dentist on thursday to your calendar."
+    ann.say("add lunch with sam on monday")
+    assert ann.say("what's on") == ("On your calendar: dentist on thursday; lunch with sam on monday.")
+    assert ann.say("what's on monday") == ("Updated your last request (date: monday). "  # a follow-up
+                                           "On your calendar for monday: lunch with sam on monday.")
+    assert ann.say("delete dentist from calendar") == "Removed dentist on thursday from your calendar."
+    assert ann.say("what's on thursday") == "Nothing is on your calendar for thursday."
+
+
+def test_weather_without_a_provider_says_it_is_not_configured(ann) -> None:
+    reply = ann.reply("weather in paris tomorrow")
+    assert reply.skill == "weather" and reply.frame.slots == {"place_name": "paris", "date": "tomorrow"}
+    assert reply.text == ("I can't look up the weather in paris for tomorrow yet: no weather service is "
+                          "configured (set dialogue.providers.weather in the bot's settings).")
+
+
+def test_weather_from_a_provider_uses_the_slots() -> None:
+    weather = FakeWeather()
+    user = User(make_manager(weather=weather))
+    assert user.say("weather in paris") == "Here is the weather in paris: sunny, 18 °C."
+    assert user.say("and tomorrow?") == ("Updated your last request (date: tomorrow). "
+                                         "Here is the weather in paris for tomorrow: sunny, 18 °C.")
+    assert weather.asked == [("paris", None, None), ("paris", "tomorrow", None)]
+
+
+def test_an_unreachable_weather_service_gets_a_clear_reply(caplog) -> None:
+    user = User(make_manager(weather=DownWeather()))
+    assert user.say("weather in oslo") == ("I can't reach the weather service right now, so no weather "
+                                           "in oslo; please try again later.")
+    assert "connect timeout" in caplog.text
+
+
+def test_music_plays_through_its_provider_and_remembers_tastes() -> None:
+    user = User(make_manager(music=FakeMusic()))
+    assert user.say("play radiohead") == "Playing radiohead."
+    assert user.say("what's playing") == "Now playing: radiohead."
+    assert user.say("i like jazz") == "Noted: you like jazz."
+    assert User(make_manager()).say("play radiohead") == (
+        "I can't play radiohead yet: no music service is configured (set dialogue.providers.music in the bot's settings).")
+
+
+class NoDataStore(MemoryStore):
+    def write_data(self, key: str, value: str) -> None:
+        raise StoreUnavailable("redis://redis.internal:6379/0", "Connection refused")
+
+
+def test_records_that_cannot_be_kept_leave_the_turn_not_handled() -> None:
+    user = User(make_manager(NoDataStore()))
+    reply = user.reply("alarm at 7 am")
+    assert not reply.handled and reply.text == user.manager.error_reply
+
+
+def test_providers_are_built_from_their_factories() -> None:
+    built = load_providers({"weather": "fake_providers:make_weather"})
+    assert isinstance(built["weather"], FakeWeather)
+    with pytest.raises(ConfigError, match="dialogue.providers.weather") as caught:
+        load_providers({"weather": "fake_providers:no_such_factory"})
+    assert "fix: write it as 'module:factory'" in str(caught.value)
+
+
+@pytest.mark.parametrize(("parts", "text"), [
+    ((("in", "paris"), ("for", "tomorrow")), "in paris for tomorrow"),
+    ((("on", "tomorrow"), ("at", "7 am")), "tomorrow at 7 am"),
+    ((("on", "friday"), ("at", None)), "on friday"),
+    ((("in", "in the garden"),), "in the garden"),
+])
+def test_phrase_joins_slot_values_with_prepositions(parts, text) -> None:
+    assert phrase(*parts) == text
+
+
+def test_the_manager_builds_the_providers_its_settings_name() -> None:
+    from bot.config.dialogue import DialogueSettings
+
+    manager = DialogueManager(SKILLS, ScriptedUnderstanding(RULES), MemoryStore(),
+                              policy=DialogueSettings(providers={"weather": "fake_providers:make_weather"}))
+    assert User(manager).say("weather in rome") == "Here is the weather in rome: sunny, 18 °C."
