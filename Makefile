@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: setup test run redis chromium
+.PHONY: setup test imports run redis chromium
 
 setup: $(VENV)/.installed
 
@@ -22,6 +22,11 @@ $(VENV)/.installed: pyproject.toml Makefile
 
 test: setup redis chromium
 	$(PY) -m pytest -q
+
+# The house rules as checks (pyproject.toml, [tool.importlinter]): rooms import one way; only bot/model
+# imports torch/transformers/peft, only bot/store redis, only bot/adapters the web framework and Slack.
+imports: setup
+	$(VENV)/bin/lint-imports --no-cache
 
 # The store tests start their own redis-server; install Debian's package if it is missing.
 redis:
