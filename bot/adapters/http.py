@@ -27,12 +27,14 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from swagger_ui_bundle import swagger_ui_path
 
 from bot.adapters.auth import ApiKeys
 from bot.adapters.http_errors import ApiError, ErrorBody, ErrorDetail, error_response, from_validation
@@ -137,6 +139,7 @@ def create_app(manager: TurnHandler | TurnRunner, settings: ServerConfig | None 
     runner = manager if isinstance(manager, TurnRunner) else TurnRunner(
         manager, threads=settings.threads, queue_size=settings.queue_size)
     app = FastAPI(title="bot", version="1", lifespan=_lifespan(runner, settings, slack, socket_mode),
+                  docs_url=None, redoc_url=None,  # /docs is served from installed assets (_web_routes)
                   description="One frozen LLM, one small learned table per skill: send a message, get the reply.")
     app.state.runner = runner
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
@@ -304,6 +307,15 @@ def _not_handled(reply: Reply) -> ApiError:
 
 def _web_routes(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+    # Swagger UI from the installed swagger-ui-bundle-v2 package, not a CDN: /docs works offline.
+    app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="bot API",
+                                   swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs/assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs/assets/favicon-32x32.png")
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
