@@ -1,15 +1,20 @@
 """Slack, through slack-bolt: the Events API mounted in the server (`/slack/events`), or Socket Mode.
 
-Bolt verifies each request's signature (forged, or older than 5 minutes: 401) and acks at once;
-the turn is answered after the ack (`process_before_response=False`), so Slack never waits 3 s.
-Slack retries a delivery it thinks failed (`X-Slack-Retry-Num`); each event_id is marked in the
-conversation store, which every worker shares, so a retry never produces a second reply.
+Bolt verifies each request's signature (forged, or older than 5 minutes: 401); a request whose
+signature headers are missing or malformed gets 401 JSON before bolt sees it, one bolt cannot
+parse 400. Delivery is at least once and never twice: an event is answered before its ack, and
+- marked done (in the conversation store, shared by every worker) only once its reply is posted;
+- claimed for `claim_seconds` while a worker works on it; a delivery that finds the claim gets 503,
+  and so does one not posted within `ack_seconds` (Slack waits 3 s), so Slack retries later;
+- a retry after a worker died between the turn and the post finds the claim gone, and the turn
+  (by its turn_id) answers with the reply it stored instead of reading again: one post.
 Replies go to the message's thread; the conversation is that thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from collections.abc import Mapping
@@ -24,7 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.adapters.runner import TurnRunner
+from bot.adapters.runner import QueueFull, TurnRunner
 from bot.config.server import SlackConfig, SlackSecrets
 from bot.types import Turn
 
@@ -37,6 +42,14 @@ CHANNEL = "slack"
 API_TIMEOUT_SECONDS = 10
 READY_POLL_SECONDS = 0.5
 _MENTION = r"<@{user}(?:\|[^>]*)?>"
+_WORKING: set[asyncio.Task[Response]] = set()  # events answered after their 503 (kept from the collector)
+
+
+@dataclass
+class Delivery:
+    """What one Events API request learned: `retry_later` turns bolt's 200 into a 503."""
+
+    retry_later: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,7 +105,8 @@ def build_slack_app(runner: TurnRunner, config: SlackConfig, secrets: SlackSecre
     client = AsyncWebClient(token=secrets.bot_token.get_secret_value(), base_url=config.api_url,
                             timeout=API_TIMEOUT_SECONDS)
     signing = secrets.signing_secret.get_secret_value() if secrets.signing_secret else ""
-    app = AsyncApp(client=client, signing_secret=signing, process_before_response=False, logger=log,
+    # Answered before the ack: an event acked and then lost with its worker would never come back.
+    app = AsyncApp(client=client, signing_secret=signing, process_before_response=True, logger=log,
                    name="bot")
 
     async def on_event(event: dict, body: dict, context: Any, request: Any) -> None:
@@ -105,26 +119,52 @@ def build_slack_app(runner: TurnRunner, config: SlackConfig, secrets: SlackSecre
 
 async def _answer(runner: TurnRunner, config: SlackConfig, event: Mapping[str, Any], body: Mapping[str, Any],
                   context: Any, request: Any) -> None:
-    """After the ack: de-duplicate by event_id, answer the turn, post the reply in its thread."""
+    """Claim the event, answer its turn, post the reply, then mark it done (the docstring's rule)."""
     event_id = str(body.get("event_id") or "")
     message = message_from_event(event, event_id=event_id, team_id=body.get("team_id"),
                                  bot_user_id=context.bot_user_id)
     if message is None or not event_id:
         return
-    if await runner.seen(f"slack-event:{event_id}", config.dedup_seconds):
-        retry = request.headers.get("x-slack-retry-num", ["-"])[0] if request is not None else "-"
-        log.info("Slack event %s delivered again (retry %s): already taken, not answered twice", event_id, retry)
+    delivery: Delivery = context.get("delivery") or Delivery()  # Socket Mode passes none
+    retry = request.headers.get("x-slack-retry-num", ["-"])[0] if request is not None else "-"
+    store = runner.handler.store
+    if await runner.store_call(store.marked, f"slack-event:{event_id}"):
+        log.info("Slack event %s delivered again (retry %s): already answered, not answered twice", event_id, retry)
         return
-    reply = await runner.run(message.turn)
+    if await runner.seen(f"slack-claim:{event_id}", config.claim_seconds):
+        delivery.retry_later = f"event {event_id} is being answered by a worker"
+        log.info("Slack event %s delivered again (retry %s) while a worker answers it", event_id, retry)
+        return
+    delivery.retry_later = await _reply(runner, config, message, event_id, context.client)
+    if delivery.retry_later is None:
+        await runner.seen(f"slack-event:{event_id}", config.dedup_seconds)
+
+
+async def _reply(runner: TurnRunner, config: SlackConfig, message: SlackMessage, event_id: str,
+                 client: AsyncWebClient) -> str | None:
+    """Answer and post; None once posted, else why Slack should deliver the event again."""
     try:
-        await context.client.chat_postMessage(channel=message.channel, thread_ts=message.thread_ts,
-                                               text=escape(reply.text))
+        reply = await runner.run(message.turn)
+    except QueueFull as err:
+        return f"overloaded: {err}"
+    if not reply.handled:  # not applied (store down, conversation busy): Slack's retry resends it
+        return f"turn not handled: {reply.text}"
+    return await _post(client, config, message, reply.text, event_id)
+
+
+async def _post(client: AsyncWebClient, config: SlackConfig, message: SlackMessage, text: str,
+                event_id: str) -> str | None:
+    try:
+        await client.chat_postMessage(channel=message.channel, thread_ts=message.thread_ts, text=escape(text))
+        return None
     except SlackApiError as err:
         log.error("Slack refused the reply to event %s in %s: %s\n  fix: invite the bot to the channel and "
                   "grant chat:write", event_id, message.channel, err.response.get("error"))
+        return f"Slack refused the reply: {err.response.get('error')}"
     except Exception as err:  # noqa: BLE001 - network trouble must not kill the server, only this reply
         log.error("could not post the reply to Slack event %s: %s (is the Slack API at %s reachable?)",
                   event_id, err, config.api_url)
+        return "the reply could not be posted"
 
 
 def mount_events_api(app: FastAPI, runner: TurnRunner, config: SlackConfig, secrets: SlackSecrets) -> AsyncApp:
@@ -134,12 +174,79 @@ def mount_events_api(app: FastAPI, runner: TurnRunner, config: SlackConfig, secr
 
     async def events(request: Request) -> Response:
         if not runner.ready:  # acking now would drop the event; a 503 makes Slack retry later
-            return JSONResponse({"error": "the bot is still starting"}, status_code=503, headers={"Retry-After": "5"})
-        return await handler.handle(request)
+            return _error(503, "not_ready", "the bot is still starting", "Slack retries by itself", retry_after=5)
+        refused = _unsigned(request)
+        if refused is not None:
+            return refused
+        delivery = Delivery()
+        task = asyncio.ensure_future(handler.handle(request, addition_context_properties={"delivery": delivery}))
+        done, _ = await asyncio.wait({task}, timeout=config.ack_seconds)
+        if not done:  # Slack gives up at 3 s: say "later", and let the work finish and mark itself
+            _WORKING.add(task)
+            task.add_done_callback(_WORKING.discard)
+            return _error(503, "retry_later", "the reply is still being worked on", "Slack retries by itself",
+                          retry_after=60)
+        return _outcome(task, delivery, await request.body())
 
     app.add_api_route(config.events_path, events, methods=["POST"], include_in_schema=False)
     app.state.slack = slack
     return slack
+
+
+def _outcome(task: asyncio.Task[Response], delivery: Delivery, body: bytes) -> Response:
+    """Bolt's answer in the API's JSON shape; never a bare 500."""
+    try:
+        response = task.result()
+    except Exception as err:  # noqa: BLE001 - a body bolt cannot read is the sender's mistake
+        log.warning("Slack request not understood: %s", err)
+        return _not_an_event()
+    if response.status_code >= 500:  # bolt failed: on a malformed event, or when Slack is unreachable
+        if _malformed_event(body):
+            return _not_an_event()
+        return _error(503, "retry_later", "the event could not be processed now", "Slack retries by itself",
+                      retry_after=60)
+    if response.status_code == 404:  # bolt has no listener for it (no app_mention / message)
+        return _error(404, "unhandled", "the bot does not answer this kind of request",
+                      "subscribe the app to app_mention and message.im events only")
+    if response.status_code == 401:
+        return _error(401, "bad_signature", "the Slack signature does not match or is stale",
+                      "check SLACK_SIGNING_SECRET; Slack requests older than 5 minutes are refused")
+    if delivery.retry_later is not None:
+        return _error(503, "retry_later", delivery.retry_later, "Slack retries by itself", retry_after=60)
+    return response
+
+
+def _not_an_event() -> JSONResponse:
+    return _error(400, "bad_request", "the body is not a Slack event", "send what Slack's Events API sends")
+
+
+def _malformed_event(body: bytes) -> bool:
+    """True for a JSON body that is no Events API envelope (an `event` that is no object, ...)."""
+    try:
+        envelope = json.loads(body)
+    except ValueError:
+        return True
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("type"), str):
+        return True
+    return envelope["type"] == "event_callback" and not isinstance(envelope.get("event"), dict)
+
+
+def _unsigned(request: Request) -> Response | None:
+    """401 JSON for a request without Slack's signature headers, or with a timestamp that is no number."""
+    stamp, signature = request.headers.get("x-slack-request-timestamp"), request.headers.get("x-slack-signature")
+    if not stamp or not signature:
+        return _error(401, "unsigned", "the request has no X-Slack-Request-Timestamp / X-Slack-Signature",
+                      "only Slack may post here; it signs every request with the app's signing secret")
+    if not stamp.strip().isdigit() or not signature.startswith("v0="):
+        return _error(401, "bad_signature", "X-Slack-Request-Timestamp must be a Unix time in seconds and "
+                      "X-Slack-Signature must start with v0=", "send the headers Slack sends")
+    return None
+
+
+def _error(status: int, code: str, message: str, fix: str, *, retry_after: int | None = None) -> JSONResponse:
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return JSONResponse({"error": {"code": code, "message": message, "field": None, "fix": fix}},
+                        status_code=status, headers=headers)
 
 
 class SocketMode:

@@ -35,6 +35,11 @@ class SlackConfig(BaseModel):
     events_path: str = Field(default="/slack/events", pattern=r"^/\S*$")
     api_url: str = "https://slack.com/api/"  # tests point this at a local fake Slack
     dedup_seconds: int = Field(default=3600, ge=1)  # how long a delivered event_id is remembered
+    # A worker working on an event claims it this long: below Slack's one-minute retry, so the retry
+    # after a worker died mid-event finds the claim gone and posts the (stored) reply.
+    claim_seconds: int = Field(default=30, ge=1)
+    # Slack waits 3 s for the ack; a reply not posted by then gets 503 so that Slack retries later.
+    ack_seconds: float = Field(default=2.5, gt=0, le=2.9)
 
 
 class ServerConfig(BaseModel):

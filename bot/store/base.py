@@ -97,6 +97,10 @@ class ConversationStore(ABC):
         """Mark `key` for `ttl_seconds`; True if it was already marked (de-duplication)."""
 
     @abstractmethod
+    def marked(self, key: str) -> bool:
+        """True while `seen` has `key` marked; marks nothing (a look before a claim)."""
+
+    @abstractmethod
     def hit(self, key: str, limit: int, window_seconds: float) -> float:
         """Count one hit of `key` (a rate limit shared by every worker of the store): 0.0 if it is
         within `limit` hits in the last `window_seconds`, else the seconds until one would be."""

@@ -78,6 +78,10 @@ class MemoryStore(ConversationStore):
             self._marks[key] = now + ttl_seconds
             return False
 
+    def marked(self, key: str) -> bool:
+        with self._mutex:
+            return self._marks.get(key, 0.0) > time.monotonic()
+
     def hit(self, key: str, limit: int, window_seconds: float) -> float:
         with self._mutex:
             return self._window.hit(key, limit, window_seconds)

@@ -203,6 +203,10 @@ class RedisStore(ConversationStore):
         with self._calls():
             self._client.set(self._key("data", key), value)
 
+    def marked(self, key: str) -> bool:
+        with self._calls():
+            return bool(self._client.exists(self._key("seen", key)))
+
     def ping(self) -> None:
         with self._calls():
             self._client.ping()

@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
-from adapter_fixtures import Gate, make_manager, running, wait_until
+from adapter_fixtures import Gate, free_port, make_manager, running, wait_until
 from fake_slack import BOT_TOKEN, BOT_USER, SIGNING_SECRET, TEAM, FakeSlack, event_body, mention, signed_headers
 
 from bot.adapters.http import create_app
@@ -18,7 +21,7 @@ from bot.adapters.runner import TurnRunner
 from bot.adapters.slack import SocketMode, escape, message_from_event, strip_mention
 from bot.config.server import ServerConfig, SlackConfig, SlackSecrets
 from bot.errors import ConfigError
-from bot.store import ConversationStore
+from bot.store import ConversationStore, RedisStore, StoreSettings
 
 SECRETS = SlackSecrets(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)
 QUIET_SECONDS = 0.4  # how long to watch for a reply that must not come
@@ -32,8 +35,8 @@ def fake_slack() -> Iterator[tuple[FakeSlack, str]]:
 
 
 @contextmanager
-def bot_server(manager: object, api_url: str) -> Iterator[httpx.Client]:
-    settings = ServerConfig(slack=SlackConfig(api_url=api_url))
+def bot_server(manager: object, api_url: str, **slack: object) -> Iterator[httpx.Client]:
+    settings = ServerConfig(slack=SlackConfig(api_url=api_url, **slack))
     with running(create_app(manager, settings, slack=SECRETS)) as base, \
             httpx.Client(base_url=base, timeout=5) as client:
         yield client
@@ -104,21 +107,87 @@ def test_a_forged_or_stale_request_gets_401_and_no_reply(fake_slack: tuple[FakeS
     assert fake.posts == [] and gate.turns == []
 
 
-def test_the_ack_comes_before_the_turn_is_answered(fake_slack: tuple[FakeSlack, str]) -> None:
+def test_a_reply_not_posted_within_the_ack_budget_gets_503_and_slacks_retry_no_second_reply(
+        fake_slack: tuple[FakeSlack, str]) -> None:
     fake, api = fake_slack
     gate = Gate(make_manager())
-    with bot_server(gate, api) as client:
+    body = event_body(mention("tell a joke", ts="400.1"), event_id="Ev40")
+    with bot_server(gate, api, ack_seconds=0.3) as client:
         started = time.perf_counter()
-        ack = deliver(client, event_body(mention("tell a joke", ts="400.1"), event_id="Ev40"))
-        acked_after = time.perf_counter() - started
-        assert gate.entered.wait(5)  # the turn runs after the ack, still waiting for the "model"
-        posted_before_answer = len(fake.posts)
+        later = deliver(client, body)  # the "model" is still reading: not acked, so Slack will retry
+        answered_after = time.perf_counter() - started
+        busy = deliver(client, body, retry=1)  # Slack's prompt retry, while the first is being answered
         gate.opened.set()
         wait_until(lambda: len(fake.posts) == 1)
+        wait_until(lambda: deliver(client, body, retry=2).status_code == 200)  # the retry a minute later
+        time.sleep(QUIET_SECONDS)
 
-    assert ack.status_code == 200 and acked_after < 1.0
-    assert posted_before_answer == 0
-    assert fake.posts[0]["text"] == "(chat) tell a joke"
+    assert (later.status_code, later.json()["error"]["code"]) == (503, "retry_later") and answered_after < 1.0
+    assert later.headers["Retry-After"] == "60" and busy.status_code == 503
+    assert [p["text"] for p in fake.posts] == ["(chat) tell a joke"] and len(gate.turns) == 1
+
+
+def test_a_worker_killed_between_the_turn_and_the_post_loses_no_reply_and_posts_none_twice(
+        fake_slack: tuple[FakeSlack, str], redis_url: str) -> None:
+    fake, api = fake_slack
+    prefix, port = f"slack-kill-{time.time_ns()}:", free_port()
+    dying = subprocess.Popen([sys.executable, str(Path(__file__).with_name("slack_worker.py")), str(port), redis_url,
+                              prefix, api])
+    body = event_body(mention("set an alarm", ts="600.1"), event_id="Ev60")
+    store = RedisStore(StoreSettings(kind="redis", url=redis_url, key_prefix=prefix))
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as first:
+            wait_until(lambda: _answers(first), seconds=30)
+            with pytest.raises(httpx.TransportError):  # the worker dies with the request open: no ack
+                deliver(first, body)
+        assert dying.wait(10) == 9
+        with bot_server(make_manager(store), api, claim_seconds=1) as second:
+            at_once = deliver(second, body, retry=1)  # the dead worker's claim still stands
+            time.sleep(1.1)
+            retried = deliver(second, body, retry=2)  # Slack's retry a minute later
+            again = deliver(second, body, retry=3)
+            time.sleep(QUIET_SECONDS)
+        state = store.load(f"slack:{TEAM}:C1:600.1")
+    finally:
+        dying.kill()
+        store.close()
+
+    assert (at_once.status_code, retried.status_code, again.status_code) == (503, 200, 200)
+    assert [p["text"] for p in fake.posts] == ["For what time?"]
+    assert state.turns == 1  # the retry posted the stored reply; the turn was not read a second time
+
+
+def _answers(client: httpx.Client) -> bool:
+    try:
+        return client.get("/readyz").status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@pytest.mark.parametrize(("headers", "code"), [
+    ({}, "unsigned"),
+    ({"X-Slack-Request-Timestamp": "soon", "X-Slack-Signature": "v0=00"}, "bad_signature"),
+    ({"X-Slack-Request-Timestamp": "1700000000", "X-Slack-Signature": "sha1=00"}, "bad_signature"),
+])
+def test_unsigned_or_malformed_signature_headers_get_401_json(fake_slack: tuple[FakeSlack, str], headers: dict,
+                                                              code: str) -> None:
+    _, api = fake_slack
+    with bot_server(make_manager(), api) as client:
+        response = client.post("/slack/events", content="not json at all", headers=headers)
+
+    assert response.status_code == 401 and response.json()["error"]["code"] == code
+
+
+def test_a_signed_body_that_is_no_slack_event_gets_a_json_4xx(fake_slack: tuple[FakeSlack, str]) -> None:
+    fake, api = fake_slack
+    bodies = ["not json at all", "[1, 2]", "{}", '{"type": "event_callback"}', '{"type": "event_callback", "event": "x"}',
+              "payload=%7B"]
+    with bot_server(make_manager(), api) as client:
+        responses = [deliver(client, body) for body in bodies]
+
+    assert [r.status_code for r in responses] == [400, 400, 404, 404, 400, 400], [r.text for r in responses]
+    assert [r.json()["error"]["code"] for r in responses] == ["bad_request"] * 2 + ["unhandled"] * 2 + ["bad_request"] * 2
+    assert fake.posts == []
 
 
 def test_url_verification_is_answered(fake_slack: tuple[FakeSlack, str]) -> None:

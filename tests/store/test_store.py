@@ -179,7 +179,9 @@ def test_hits_are_shared_by_every_connection_to_one_redis(make_store: MakeStore,
 
 
 def test_seen_marks_keys_until_their_ttl(store: ConversationStore) -> None:
+    assert store.marked("evt-1") is False
     assert store.seen("evt-1", 1) is False
+    assert store.marked("evt-1") is True and store.marked("evt-2") is False
     assert store.seen("evt-1", 1) is True
     assert store.seen("evt-2", 1) is False
     time.sleep(1.2)
