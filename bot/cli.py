@@ -1,10 +1,12 @@
-"""The `bot` command: wires settings, the base model, skills, tuning and evaluation together."""
+"""The `bot` command: options in, output out; the bot itself is built by `bot.app.Bot` (the composition root)."""
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -49,11 +51,19 @@ def _bot(settings: BotSettings, **parts):
 
 def main() -> None:
     """Entry point: user errors print as one clear message, not a traceback."""
+    _quiet_libraries()
     try:
         app()
     except BotError as err:
         console.print(f"[red]error:[/red] {err}", markup=True, highlight=False)
         sys.exit(2)
+
+
+def _quiet_libraries() -> None:
+    """No 'Loading weights' bars or library deprecation warnings on stderr: a user can act on neither
+    (set before transformers is imported, which reads the switch then)."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft)\.")
 
 
 @app.command()

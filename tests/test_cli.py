@@ -246,3 +246,16 @@ def test_skills_from_another_folder_with_config_lists_the_skills_and_the_router(
     out = ok(invoke("skills", "--config", str(project / "configs" / "bot.yaml")))
     names = [line.split("│")[1].strip() for line in out.splitlines() if line.count("│") > 2]
     assert names == ["alarms", "weather", "router"]  # the skills, then the router
+
+
+def test_loading_the_model_prints_nothing_on_stderr(tmp_path, tiny_model_dir):
+    import os
+    import subprocess
+
+    env = {**os.environ, "BOT_MODEL": str(tiny_model_dir)}
+    env.pop("HF_HUB_DISABLE_PROGRESS_BARS", None)
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "model"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["model"] == str(tiny_model_dir)
+    assert done.stderr == ""  # no 'Loading weights' bar, no library FutureWarning
