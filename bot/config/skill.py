@@ -198,7 +198,12 @@ def load_skill_config(path: Path) -> SkillConfig:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(path, "file not found", fix="create it, e.g. with `bot new NAME`")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        line = path.read_bytes().count(b"\n", 0, err.start) + 1
+        raise ConfigError(path, f"not UTF-8 text (byte {err.start})", line=line,
+                          fix="save skill.yaml as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)") from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as err:

@@ -9,16 +9,19 @@ so a new format is one new entry, not a new branch. Import keeps the data as pub
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from bot.config.skill import NAME_PATTERN
 from bot.errors import DataError
 from bot.skills.examples import load_examples, text_key
+from bot.skills.labels import checked_name, intent_name, utf8_text
 from bot.types import Example
 
 __all__ = [
@@ -46,6 +49,7 @@ class ImportStats:
     read: int = 0
     skipped: int = 0
     dropped_duplicate_slots: int = 0
+    combined_intents: int = 0  # multi-intent labels (a#b) kept as one intent a_and_b
     notes: list[str] = field(default_factory=list)
 
     def note(self, text: str) -> None:
@@ -153,7 +157,7 @@ def _read_lines(path: Path) -> list[str]:
     """Lines of a UTF-8 file, split on newlines only (not on other Unicode line breaks)."""
     if not path.is_file():
         raise DataError(path, "file not found", fix="check the data set folder")
-    lines = path.read_text(encoding="utf-8").split("\n")
+    lines = utf8_text(path).split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     return [line.rstrip("\r") for line in lines]
@@ -243,7 +247,17 @@ def _jointbert_example(folder: Path, number: int, line_in: str, line_out: str, l
     if not intent:
         raise DataError(folder / "label", "no intent label", line=number,
                         fix="write the utterance's intent on this line")
-    return Example(text=" ".join(words), intent=intent, slots=_keep_first(pairs, stats))
+    return Example(text=" ".join(words), intent=_intent(intent, folder / "label", number, stats),
+                   slots=_keep_first(pairs, stats))
+
+
+def _intent(label: str, path: Path, line: int | None, stats: ImportStats, *, field: str = "intent") -> str:
+    name, combined = intent_name(label, path, line, field=field)
+    if combined:
+        stats.combined_intents += 1
+        if stats.combined_intents == 1:
+            stats.note(f"{path}:{line}: multi-intent label {label!r} kept as one intent {name!r}")
+    return name
 
 
 def _tagged_slots(path: Path, number: int, words: list[str], tags: list[str]
@@ -252,10 +266,13 @@ def _tagged_slots(path: Path, number: int, words: list[str], tags: list[str]
         raise DataError(path, f"{len(tags)} tags for {len(words)} words of seq.in",
                         line=number, fix="give exactly one BIO tag per word")
     try:
-        return bio_to_slots(words, tags)
+        pairs = bio_to_slots(words, tags)
     except ValueError as err:
         raise DataError(path, str(err), line=number,
                         fix="use tags O, B-slot_name and I-slot_name") from None
+    for name, _ in pairs:
+        checked_name(name, path, number, field="slot tag", kind="slot")
+    return pairs
 
 
 _TAG = re.compile(r"^(?:O|([BI])-(\S+))$")
@@ -318,17 +335,28 @@ def _read_hwu(path: Path, split: str | None, stats: ImportStats) -> list[Example
 
 def _read_hwu_file(path: Path, stats: ImportStats) -> list[Example]:
     examples: list[Example] = []
-    with path.open(encoding="utf-8", newline="") as handle:
-        rows = csv.DictReader(handle, delimiter=";")
+    rows = csv.DictReader(io.StringIO(utf8_text(path), newline=""), delimiter=";")
+    with _csv_errors(path, rows):
         for row in rows:
             stats.read += 1
-            example = _hwu_example(row, stats, f"{path}:{rows.line_num}")
+            example = _hwu_example(row, stats, path, rows.line_num)
             if example is not None:
                 examples.append(example)
     return examples
 
 
-def _hwu_example(row: dict, stats: ImportStats, where: str) -> Example | None:
+@contextmanager
+def _csv_errors(path: Path, rows: Any) -> Iterator[None]:
+    """A CSV the csv module cannot parse (a NUL byte, a field over its size limit) names its line."""
+    try:
+        yield
+    except csv.Error as err:
+        raise DataError(path, f"not readable as CSV: {err}", line=rows.line_num or None,
+                        fix="check the quoting on this line (a stray quote or a NUL byte)") from None
+
+
+def _hwu_example(row: dict, stats: ImportStats, path: Path, line: int) -> Example | None:
+    where = f"{path}:{line}"
     scenario, intent, annotation = (_words(row.get(name) or "") for name in HWU_COLUMNS)
     if not scenario or not intent:
         stats.skip(f"{where}: no scenario or intent")
@@ -341,7 +369,8 @@ def _hwu_example(row: dict, stats: ImportStats, where: str) -> Example | None:
     if not text:
         stats.skip(f"{where}: empty text")
         return None
-    return Example(text=text, intent=f"{scenario}_{intent}", slots=_keep_first(pairs, stats))
+    name = _intent(f"{scenario}_{intent}", path, line, stats, field="scenario, intent")
+    return Example(text=text, intent=name, slots=_keep_first(pairs, stats))
 
 
 _BRACKETED = re.compile(r"\[([^\[\]]*)\]")
@@ -406,10 +435,12 @@ def _read_clinc(path: Path, split: str | None, stats: ImportStats) -> list[Examp
 
 def _load_json_object(path: Path) -> dict:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(utf8_text(path))
     except json.JSONDecodeError as err:
         raise DataError(path, f"not valid JSON ({err.msg})", line=err.lineno,
                         fix="check the file is complete CLINC150-style JSON") from None
+    except RecursionError:
+        raise DataError(path, "JSON nested too deeply", fix="use CLINC150-style JSON: lists of [text, intent]") from None
     if not isinstance(data, dict):
         raise DataError(path, "expected a JSON object of splits",
                         fix='use {"train": [[text, intent], ...], "val": [...]}')
@@ -423,7 +454,8 @@ def _clinc_records(path: Path, key: str, records: list, stats: ImportStats) -> l
         if not _is_text_intent(record):
             stats.skip(f"{path}: {key}[{index}]: not [text, intent]: {record!r}")
             continue
-        examples.append(Example(text=_words(record[0]), intent=record[1].strip()))
+        examples.append(Example(text=_words(record[0]),
+                                intent=_intent(record[1], path, None, stats, field=f"{key}[{index}]")))
     return examples
 
 
@@ -450,17 +482,18 @@ def _is_plain_csv(path: Path) -> bool:
 def _read_plain_csv(path: Path, split: str | None, stats: ImportStats) -> list[Example]:
     _no_split(path, split)
     examples: list[Example] = []
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        rows = csv.reader(handle)
+    rows = csv.reader(io.StringIO(utf8_text(path, sig=True), newline=""))
+    with _csv_errors(path, rows):
         columns = [name.strip().lower() for name in next(rows)]
         for cells in rows:
             if any(cell.strip() for cell in cells):
                 stats.read += 1
-                examples.append(_plain_csv_example(path, rows.line_num, columns, cells))
+                examples.append(_plain_csv_example(path, rows.line_num, columns, cells, stats))
     return examples
 
 
-def _plain_csv_example(path: Path, number: int, columns: list[str], cells: list[str]) -> Example:
+def _plain_csv_example(path: Path, number: int, columns: list[str], cells: list[str],
+                       stats: ImportStats) -> Example:
     if len(cells) != len(columns):
         raise DataError(path, f"row has {len(cells)} cells, the header has {len(columns)}",
                         line=number, fix="quote a value that holds commas, e.g. \"hi, there\"")
@@ -469,7 +502,7 @@ def _plain_csv_example(path: Path, number: int, columns: list[str], cells: list[
         if not row[name].strip():
             raise DataError(path, "empty", line=number, field=name,
                             fix="give every row a text and an intent")
-    return Example(text=_words(row["text"]), intent=row["intent"].strip())
+    return Example(text=_words(row["text"]), intent=_intent(row["intent"], path, number, stats))
 
 
 # ---------------------------------------------------------------- the registry

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Iterable, Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from bot.config import SkillConfig
+from bot.config.skill import NAME_PATTERN
 from bot.errors import ConfigError, DataError
 from bot.skills.examples import save_examples, validate_examples
 from bot.skills.importers import dedupe_examples, read_dataset, schema_from_examples
@@ -44,13 +46,14 @@ def scaffold_skill(root: Path, *, name: str, data: Path | None = None, split: st
     globs ('alarm_*,weather_*'); `attribution` (e.g. a CC BY notice) heads skill.yaml as a comment.
     """
     root = Path(root)
+    _check_name(name)
     if (root / CONFIG_FILE).exists():
         raise ConfigError(root / CONFIG_FILE, "a skill already exists here", fix="pick another NAME or --dir")
     examples = read_dataset(data, split=split) if data else list(STARTER)
     if only is not None:
         examples = _only_intents(examples, only, where=data or root / EXAMPLES_FILE)
     examples = dedupe_examples(examples)
-    config = _draft_config(name, description, examples)
+    config = _draft_config(name, description, examples, source=data or root / EXAMPLES_FILE)
     validate_examples(examples, config, data or root / EXAMPLES_FILE)
     root.mkdir(parents=True, exist_ok=True)
     (root / CONFIG_FILE).write_text(_comment(attribution) + _skill_yaml(config), encoding="utf-8")
@@ -58,7 +61,29 @@ def scaffold_skill(root: Path, *, name: str, data: Path | None = None, split: st
     return root
 
 
-def _draft_config(name: str, description: str, examples: Sequence[Example]) -> SkillConfig:
+def _check_name(name: str) -> None:
+    """A skill's name is its folder's and the router's label: refused before anything is written."""
+    if re.fullmatch(NAME_PATTERN, name):
+        return
+    suggestion = "_".join(re.findall(r"[A-Za-z0-9]+", name)).lower()
+    if not suggestion[:1].isalpha():
+        suggestion = f"skill_{suggestion}".rstrip("_")
+    raise ConfigError("bot new", f"{name!r} is not a skill name", field="NAME",
+                      fix=f"names start with a letter and hold only letters, digits, '_', '.' and '-': "
+                      f"bot new {suggestion} --description {shlex.quote(name)}")
+
+
+def _draft_config(name: str, description: str, examples: Sequence[Example], *, source: Path) -> SkillConfig:
+    try:
+        return _draft(name, description, examples)
+    except ValidationError as err:  # data a reader let through that no skill.yaml accepts
+        first = err.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise DataError(source, f"the skill drafted from it is invalid at '{where}': {first['msg']}",
+                        field=where, fix="correct that name or value in the data set") from None
+
+
+def _draft(name: str, description: str, examples: Sequence[Example]) -> SkillConfig:
     intents, slots = schema_from_examples(examples)
     carried = {i: set() for i in intents}  # the slots each intent's examples carry: its own list
     for example in examples:
