@@ -15,15 +15,13 @@ The API's conversation `c1` is the store's `api:c1`: no client of the API can re
 # No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at run time,
 # and the request model is built per app (its size limit comes from the settings).
 
-import asyncio
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from math import ceil
 from pathlib import Path as FilePath
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
@@ -33,22 +31,20 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from bot.adapters.auth import ApiKeys
+from bot.adapters.http_admit import (BodyLimit, client_of, count_hit, not_handled, not_ready, overloaded,
+                                     rate_limited, unless_gone)
 from bot.adapters.http_errors import ApiError, ErrorBody, ErrorDetail, error_response, from_validation
-from bot.adapters.limits import Limits, Refusal
+from bot.adapters.limits import Limits
 from bot.adapters.runner import NotReady, QueueFull, TurnHandler, TurnRunner
 from bot.config.server import ServerConfig, SlackSecrets
-from bot.store import StoreError
 from bot.types import Reply, Turn
 
 __all__ = ["CHANNEL", "WEB_DIR", "Health", "create_app", "sse"]
 
 log = logging.getLogger("bot.adapters.http")
-T = TypeVar("T")
-DISCONNECT_POLL_SECONDS = 0.1  # how often a waiting request checks that its client is still there
 
 CHANNEL = "api"
 WEB_DIR = FilePath(__file__).parent / "web"
@@ -179,14 +175,14 @@ def _api_routes(app: FastAPI, runner: TurnRunner, settings: ServerConfig, api_ke
 
     async def admit(request: Request, conversation_id: str, body: Any) -> Turn:
         """The turn to answer, after the key, readiness, queue and rate limit checks (JSON errors)."""
-        client = _client(request, api_keys)
+        client = client_of(request, api_keys)
         if not runner.ready:
-            raise _not_ready(runner)
+            raise not_ready(runner)
         if runner.full:
-            raise _overloaded(runner)
-        refusal = await _count(runner, limits, f"{CHANNEL}:{conversation_id}", client, bool(api_keys))
+            raise overloaded(runner)
+        refusal = await count_hit(runner, limits, f"{CHANNEL}:{conversation_id}", client, bool(api_keys))
         if refusal is not None:
-            raise _rate_limited(refusal, conversation_id)
+            raise rate_limited(refusal, conversation_id)
         turn_id = f"{CHANNEL}:{body.turn_id}" if body.turn_id else None
         return Turn(conversation_id=f"{CHANNEL}:{conversation_id}", text=body.text, user_id=body.user_id,
                     channel=CHANNEL, turn_id=turn_id)
@@ -196,9 +192,9 @@ def _api_routes(app: FastAPI, runner: TurnRunner, settings: ServerConfig, api_ke
     async def post_message(request: Request, conversation_id: ConversationId,
                            body: Message) -> Reply:  # type: ignore[valid-type]
         turn = await admit(request, conversation_id, body)
-        reply = await _unless_gone(request, runner.run(turn))
+        reply = await unless_gone(request, runner.run(turn))
         if not reply.handled:  # a 200 would pass an apology off as the answer: the client would move on
-            raise _not_handled(reply)
+            raise not_handled(reply)
         return reply.model_copy(update={"conversation_id": conversation_id})
 
     @app.post("/v1/conversations/{conversation_id}/messages/stream", response_class=EventStream,
@@ -225,44 +221,6 @@ def _api_routes(app: FastAPI, runner: TurnRunner, settings: ServerConfig, api_ke
         return JSONResponse(health.model_dump(), status_code=503)
 
 
-def _client(request: Request, api_keys: ApiKeys) -> str:
-    """Who sends: the id of a valid API key (401 without one, when keys are set), else the address."""
-    if not api_keys:
-        return request.client.host if request.client else "unknown"
-    key = api_keys.check(request.headers.get("authorization"))
-    if key is None:
-        raise ApiError(401, "unauthorized", "this server needs an API key: send the header "
-                       "'Authorization: Bearer <key>'" + (" (the key given is not valid)"
-                                                          if request.headers.get("authorization") else ""),
-                       field="authorization", fix="ask the bot's operator for a key (BOT_API_KEYS on the server)",
-                       headers={"WWW-Authenticate": "Bearer"})
-    return key
-
-
-async def _count(runner: TurnRunner, limits: Limits, conversation_id: str, client: str,
-                 keyed: bool) -> Refusal | None:
-    try:
-        return await runner.store_call(limits.check, runner.handler.store, conversation_id=conversation_id,
-                                       client=client, client_field="authorization" if keyed else "client")
-    except StoreError as err:  # the shared count is unreachable: refuse rather than let everyone through
-        log.error("rate limit not counted: %s", err)
-        raise ApiError(503, "store_unavailable", "the conversation store did not answer",
-                       fix="retry in a moment with the same turn_id", headers={"Retry-After": "1"}) from None
-
-
-async def _unless_gone(request: Request, work: Awaitable[T]) -> T:
-    """Await `work`, cancelling it if the client hangs up first (a turn still queued never runs)."""
-    task = asyncio.ensure_future(work)
-    while True:
-        done, _ = await asyncio.wait({task}, timeout=DISCONNECT_POLL_SECONDS)
-        if done:
-            return task.result()
-        if await request.is_disconnected():
-            task.cancel()
-            raise ApiError(499, "client_closed", "the client closed the connection before the reply",
-                           fix="send the message again with the same turn_id")
-
-
 async def _events(runner: TurnRunner, turn: Turn, conversation_id: str) -> AsyncIterator[bytes]:
     yield sse("typing", {})
     try:
@@ -275,34 +233,6 @@ async def _events(runner: TurnRunner, turn: Turn, conversation_id: str) -> Async
         log.exception("conversation %r: streaming the reply failed", turn.conversation_id)
         yield sse("error", ErrorDetail(code="stream_failed", message=str(err) or type(err).__name__,
                                        fix="send the message again").model_dump())
-
-
-def _not_ready(runner: TurnRunner) -> ApiError:
-    if runner.error is not None:
-        return ApiError(503, "start_failed", f"the bot could not start: {runner.error}",
-                        fix="read the server's log, fix the cause and restart it")
-    return ApiError(503, "not_ready", "the bot is still starting (loading the model)",
-                    fix="retry in a few seconds; GET /readyz answers 200 once it is ready",
-                    headers={"Retry-After": "5"})
-
-
-def _overloaded(runner: TurnRunner) -> ApiError:
-    return ApiError(503, "overloaded", f"the bot is busy: {runner.waiting} turns already wait for the model",
-                    fix="retry after the Retry-After seconds", headers={"Retry-After": "2"})
-
-
-def _rate_limited(refusal: Refusal, conversation_id: str) -> ApiError:
-    who = f"conversation '{conversation_id}'" if refusal.field == "conversation_id" else (
-        "this API key" if refusal.field == "authorization" else "this client")
-    wait = ceil(refusal.wait)
-    return ApiError(429, "rate_limited", f"{who} sent more than {refusal.turns} messages in {refusal.seconds:g} s",
-                    field=refusal.field, fix=f"wait {wait} s before sending again", headers={"Retry-After": str(wait)})
-
-
-def _not_handled(reply: Reply) -> ApiError:
-    return ApiError(503, "turn_not_handled", f"the turn was not handled: {reply.text}",
-                    fix="send the same message again with the same turn_id (a turn is applied once, however "
-                    "often it is sent)", headers={"Retry-After": "1"})
 
 
 def _web_routes(app: FastAPI) -> None:
@@ -334,12 +264,12 @@ def _error_handlers(app: FastAPI, *, accepted_fields: list[str]) -> None:
 
     @app.exception_handler(QueueFull)
     async def queue_full(request: Request, err: QueueFull) -> JSONResponse:
-        failed = _overloaded(app.state.runner)
+        failed = overloaded(app.state.runner)
         return error_response(failed.status, failed.detail, failed.headers)
 
     @app.exception_handler(NotReady)
     async def not_ready(request: Request, err: NotReady) -> JSONResponse:
-        failed = _not_ready(app.state.runner)
+        failed = not_ready(app.state.runner)
         return error_response(failed.status, failed.detail, failed.headers)
 
     @app.exception_handler(StarletteHTTPException)
@@ -354,35 +284,3 @@ def _error_handlers(app: FastAPI, *, accepted_fields: list[str]) -> None:
 HTTP_ERRORS = {404: ("not_found", "see /docs or /openapi.json for the endpoints and their methods"),
                405: ("method_not_allowed", "see /docs or /openapi.json for the endpoints and their methods"),
                413: ("body_too_large", "send a smaller body (a message's text has its own limit, see /openapi.json)")}
-
-
-class BodyTooLarge(StarletteHTTPException):
-    def __init__(self, max_bytes: int) -> None:
-        super().__init__(413, f"the request body is larger than {max_bytes} bytes")
-
-
-class BodyLimit:
-    """Refuse a body over `max_bytes` with 413 before anything reads it whole (ASGI middleware)."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        declared = dict(scope["headers"]).get(b"content-length", b"0")
-        too_large = declared.isdigit() and int(declared) > self.max_bytes
-        received = 0
-
-        async def counted() -> Message:
-            # Raised where the endpoint reads the body, so the app's HTTPException handler answers.
-            nonlocal received
-            if too_large:  # declared too large: refuse before reading any of it
-                raise BodyTooLarge(self.max_bytes)
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_bytes:  # a chunked body, or one longer than it declared
-                raise BodyTooLarge(self.max_bytes)
-            return message
-
-        await self.app(scope, counted, send)
