@@ -112,3 +112,21 @@ def test_the_shipped_set_loads_and_covers_every_category() -> None:
     assert categories == {"happy_path", "slot_filling", "correction", "digression_skill",
                           "digression_out_of_scope", "small_talk", "cancel", "follow_up", "acting",
                           "unreadable"}
+
+
+def test_bot_eval_dialogues_prints_the_accuracy_and_writes_the_report(tmp_path, monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from typer.testing import CliRunner
+
+    from bot import cli
+
+    manager = DialogueManager(SKILLS, ScriptedUnderstanding(RULES), MemoryStore())
+    monkeypatch.setattr(cli, "_bot", lambda settings, **parts: SimpleNamespace(manager=manager))
+    path = _write(tmp_path, SCRIPT)
+    done = CliRunner().invoke(cli.app, ["eval", "--dialogues", str(path), "--report", str(tmp_path / "r")])
+    assert done.exit_code == 0, done.output
+    assert "whole-conversation accuracy: 66.7% (2/3)" in done.output
+    assert (tmp_path / "r" / "dialogues.md").is_file() and (tmp_path / "r" / "dialogues.json").is_file()
+    both = CliRunner().invoke(cli.app, ["eval", "skills/alarm", "--dialogues", str(path)])
+    assert both.exit_code != 0 and "not both" in both.output
