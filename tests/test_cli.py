@@ -259,3 +259,20 @@ def test_loading_the_model_prints_nothing_on_stderr(tmp_path, tiny_model_dir):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["model"] == str(tiny_model_dir)
     assert done.stderr == ""  # no 'Loading weights' bar, no library FutureWarning
+
+
+def test_chat_with_a_table_of_another_model_is_one_clear_error_before_any_turn(tuned_workspace, tmp_path, tokenizer,
+                                                                              make_tiny_model, monkeypatch, capsys):
+    root, _, _ = tuned_workspace
+    other = tmp_path / "other-model"  # same shapes and vocabulary, other weights: another fingerprint
+    make_tiny_model(len(tokenizer), seed=1).save_pretrained(other)
+    tokenizer.save_pretrained(other)
+    monkeypatch.chdir(root)
+    monkeypatch.setattr("builtins.input", lambda prompt="": pytest.fail("a turn was asked for"))
+    capsys.readouterr()  # saving the other model wrote its own progress bar
+    code, err = run_main(monkeypatch, capsys, "chat", "--model", str(other))
+    flat = " ".join(err.split())
+    assert code == 2 and "Traceback" not in err
+    # (in this process transformers was imported before main() could turn its progress bars off)
+    assert "error: skills/demo/table: table was tuned on base model" in flat
+    assert "fix: load that model, or re-tune the skill with `bot tune`" in flat
