@@ -1,27 +1,34 @@
-"""The digression policy: which reading of a turn wins. Every turn is routed; first row that holds wins.
+"""The digression policy: which reading of a turn wins. Every turn is routed; the first row that
+holds decides. P is the skill whose question is pending, S another skill.
 
-While a question is pending (the bot asked for a slot of skill P):
-
-| # | the turn                                                                 | move             |
-|---|--------------------------------------------------------------------------|------------------|
-| 1 | cannot be read (empty, emoji/symbols only, mostly non-Latin script)      | `unreadable`: say so, ask P's question again |
-| 2 | is a cancel phrase as a whole ("never mind")                             | `cancel`: drop P's request (a suspended one resumes) |
-| 3 | the router picks P                                                       | `keep`: P's reading fills or changes slots, or starts another of P's intents |
-| 4 | the router is not sure of another skill, and P's reading (confidence >= `answer_confidence`) fills the asked slot or says only slot values | `keep` (an answer or a correction) |
-| 5 | the router is sure (>= `switch_confidence`) of another skill S           | `digress`: S serves the turn, then P's question is asked again; if S asks a slot itself, P waits suspended until S is done |
-| 6 | anything else (out of scope, an unsure router)                           | `not_understood`: the fallback reply, then P's question again |
+| #  | the turn                                                    | move           | the bot         |
+|----|-------------------------------------------------------------|----------------|-----------------|
+| 1  | cannot be read (a)                                          | unreadable     | says so; P's question again |
+| 2  | is, as a whole, a cancel phrase                             | cancel         | drops P's request (b) |
+| 3  | is routed to P                                              | keep           | P's reading applies (c) |
+| 4  | router not sure of an S; P reads the asked slot or only slot values (d) | keep | P's reading applies |
+| 5  | router sure of an S (>= switch_confidence)                  | digress        | S serves it; P's question again (e) |
+| 6  | anything else (out of scope, unsure router)                 | not_understood | fallback; P's question again |
 
 With nothing pending:
 
-| # | the turn                                                                 | move             |
-|---|--------------------------------------------------------------------------|------------------|
-| 7 | cannot be read                                                           | `unreadable`     |
-| 8 | says only slot values (read as the same intent) of the request completed at most `follow_up_turns` turns ago | `follow_up`: that request again with the new values; the reply says what changed |
-| 9 | the router picks a skill                                                 | `start`: that skill reads and answers |
-|10 | the router finds no skill (out of scope)                                 | `fallback`       |
+| #  | the turn                                                    | move           | the bot         |
+|----|-------------------------------------------------------------|----------------|-----------------|
+| 7  | cannot be read (a)                                          | unreadable     | says so         |
+| 8  | only slot values of the last request's intent (f)           | follow_up      | that request, changed; says what changed |
+| 9  | is routed to a skill                                        | start          | that skill reads and answers |
+| 10 | is out of scope                                             | fallback       | the fallback reply |
 
-The thresholds are `DialogueSettings` (bot/config/dialogue.py). Model calls are made lazily and
-at most once per skill per turn, so row 2 costs none and rows 3-6 one route and one read.
+(a) empty, emoji or symbols only, or under `min_latin_share` Latin letters (readable.py).
+(b) a request suspended by row 5 becomes pending again.
+(c) fills or changes slots; a sure reading (>= switch_confidence) of another of P's intents, in a
+    turn that is not only slot values, starts that intent instead ("which alarms do i have").
+(d) P's reading at `answer_confidence` or more; "only slot values": carry_over.only_slots.
+(e) at once if S's request completes; if S asks a slot, P waits suspended until S is done.
+(f) completed at most `follow_up_turns` turns ago.
+
+Thresholds are `DialogueSettings` (bot/config/dialogue.py). Model calls are lazy and made at most
+once per skill per turn: row 2 costs none, rows 3-6 one route and one read.
 """
 
 from __future__ import annotations

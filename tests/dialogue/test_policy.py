@@ -7,7 +7,7 @@ import pytest
 from bot.config import SkillConfig
 from bot.config.dialogue import DialogueSettings
 from bot.dialogue import DialogueManager, Rule, ScriptedUnderstanding
-from bot.dialogue.policy import Move, Situation, decide
+from bot.dialogue.policy import IDLE_RULES, PENDING_RULES, Move, Situation, decide
 from bot.store import MemoryStore
 from bot.types import Turn
 
@@ -204,3 +204,9 @@ def test_the_settings_texts_are_used() -> None:
     chat.say("cancel")
     chat.say("weather in rome")
     assert chat.say("and today") == "[date: today] Weather in rome today."
+
+
+def test_the_rule_tables_are_the_docstring_tables_in_order() -> None:
+    assert [move for move, _ in PENDING_RULES] == [Move.unreadable, Move.cancel, Move.keep, Move.keep,
+                                                   Move.digress, Move.not_understood]
+    assert [move for move, _ in IDLE_RULES] == [Move.unreadable, Move.follow_up, Move.start, Move.fallback]
