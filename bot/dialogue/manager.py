@@ -27,7 +27,7 @@ from bot.store import ConversationStore, StoreError, StoreLockTimeout
 from bot.types import ConversationState, Frame, Reply, Route, Turn
 
 __all__ = ["BUSY_REPLY", "CANCELLED_REPLY", "DEDUP_SECONDS", "ERROR_REPLY", "FALLBACK_REPLY",
-           "DialogueManager"]
+           "DialogueManager", "records_owner"]
 
 log = logging.getLogger("bot.dialogue")
 
@@ -232,7 +232,7 @@ class DialogueManager:
                       confidence=reading.confidence if reading else 0.0)
         missing = missing_slot(intent, state.slots)
         context = ResponseContext(skill, intent, frame, state, turn.text, tuple(state.history), missing,
-                                  user_id=turn.user_id, replaces=replaces)
+                                  user_id=records_owner(turn), replaces=replaces)
         reply = self.responses.respond(context)
         if missing:
             state.waiting_for = missing
@@ -248,7 +248,7 @@ class DialogueManager:
         intent = skill.intent(state.active_intent or "")
         frame = Frame(intent=intent.name, slots=dict(state.slots), confidence=0.0)
         context = ResponseContext(skill, intent, frame, state, turn.text, tuple(state.history),
-                                  state.waiting_for, user_id=turn.user_id)
+                                  state.waiting_for, user_id=records_owner(turn))
         return self.responses.respond(context)
 
     def _resume_text(self, state: ConversationState, turn: Turn) -> str:
@@ -266,6 +266,13 @@ class DialogueManager:
                   "(loaded: %s)\n  fix: add the skill to the bot, or retrain the router on the "
                   "loaded skills only", state.conversation_id, route.skill, ", ".join(self.skills))
         return _Outcome(self.error_reply)
+
+
+def records_owner(turn: Turn) -> str:
+    """Whose records (alarms, events) a turn reaches: its user's; a turn that names no user (the
+    default id) keeps them per conversation, so anonymous users of one API never share alarms."""
+    default = Turn.model_fields["user_id"].default
+    return turn.user_id if turn.user_id != default else f"conversation:{turn.conversation_id}"
 
 
 def _check_settings(skills: Mapping[str, SkillConfig], history_turns: int) -> None:

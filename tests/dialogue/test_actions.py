@@ -72,6 +72,15 @@ def test_alarms_belong_to_their_user_across_conversations(ann) -> None:
     assert User(ann.manager, "bob").say("which alarms") == "You have no alarms set."
 
 
+def test_turns_without_a_user_keep_their_records_per_conversation(ann) -> None:
+    def anonymous(conversation: str, text: str) -> str:
+        return ann.manager.handle(Turn(conversation_id=conversation, text=text)).text  # no user_id
+
+    anonymous("web-1", "alarm at 7 am")
+    assert anonymous("web-1", "which alarms") == "You have one alarm: 7 am."
+    assert anonymous("web-2", "which alarms") == "You have no alarms set."
+
+
 def test_an_alarm_is_removed_by_its_time_and_only_the_rest_stay(ann) -> None:
     ann.say("alarm at 7 am")
     ann.say("alarm at 8 am")
