@@ -72,7 +72,7 @@ def _tune(base, skill: Skill, settings: BenchSettings) -> dict:
     result = tune_table(base, skill.config, skill.examples(), model_dir=str(resolve_model(settings.model)[1]),
                         out_dir=skill.table_dir, settings=tuning)
     return {"steps": result.steps, "tuning_seconds": round(result.seconds, 1),
-            "tuning_dev_frame_accuracy": result.dev_frame_accuracy, "tuning": tuning.model_dump(mode="json")}
+            "tuning_dev_frame_accuracy": result.dev.frame_accuracy, "tuning": tuning.model_dump(mode="json")}
 
 
 def _evaluate(runtime: Runtime, skill: Skill, evaluation: Sequence[Example], mode: PromptMode):

@@ -82,18 +82,26 @@ class IntentConfig(_Strict):
 
 
 class TuningConfig(_Strict):
-    """Settings of one p-tuning run; the defaults were chosen by measurement on SNIPS dev."""
+    """Settings of one tuning run (deep prompt + read-out heads); defaults chosen on SNIPS dev."""
 
     method: TableMethod = TableMethod.deep_prompt
     virtual_tokens: int = Field(default=16, ge=1, le=256)
-    steps: int = Field(default=1000, ge=1)
+    steps: int = Field(default=5000, ge=1)
     max_minutes: float = Field(default=9.0, gt=0)
     batch_size: int = Field(default=16, ge=1)
-    learning_rate: float = Field(default=1e-2, gt=0)
+    learning_rate: float = Field(default=1e-2, gt=0)  # the prompt's
+    head_learning_rate: float = Field(default=3e-3, gt=0)
+    # hidden states the heads read (0 = embeddings, -1 = last layer; -19, -11 are layers 12 and 20 of 30;
+    # layers above the deepest one read are never run)
+    read_layers: list[int] = Field(default_factory=lambda: [-19, -11], min_length=1)
+    echo: bool = False  # give the turn twice and read the second copy (every token sees the whole turn)
+    context: int = Field(default=128, ge=0, le=512)  # bidirectional GRU over the words before the tag head (0: none)
+    # share of the time cap spent fitting the heads alone on cached states before the joint tuning
+    warm_start: float = Field(default=0.5, ge=0.0, le=1.0)
     seed: int = 0
     dev_fraction: float = Field(default=0.1, ge=0.0, lt=1.0)
     eval_every: int = Field(default=100, ge=1)
-    patience: int = Field(default=3, ge=1)
+    patience: int = Field(default=4, ge=1)
 
 
 class SkillConfig(_Strict):

@@ -9,6 +9,7 @@ goes through one `ReadBatcher`, whose worker thread gathers what is queued for a
 from __future__ import annotations
 
 import queue
+from collections import Counter
 import threading
 import time
 from collections.abc import Callable
@@ -16,7 +17,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from bot.model.reader import FrameReader, Reading, read_mixed
+from bot.model.reader import Reading
+from bot.model.readers import AnyReader, read_mixed
 
 __all__ = ["ReadBatcher"]
 
@@ -25,7 +27,7 @@ T = TypeVar("T")
 
 @dataclass
 class _Request:
-    reader: FrameReader
+    reader: AnyReader
     text: str
     future: Future = field(default_factory=Future)
 
@@ -37,14 +39,21 @@ class ReadBatcher:
         if max_batch < 1 or wait_seconds < 0:
             raise ValueError("max_batch must be >= 1 and wait_seconds >= 0")
         self.max_batch, self.wait_seconds = max_batch, wait_seconds
-        self.batch_sizes: list[int] = []  # for benchmarks and tests: how reads were grouped
+        # how reads were grouped, as counters (bounded for the life of a server): size -> batches
+        self.batch_sizes: Counter[int] = Counter()
         self.decoded_tokens = 0
         self._queue: queue.Queue[_Request | None] = queue.Queue()
         self._model_lock = threading.Lock()
         self._worker = threading.Thread(target=self._run, name="read-batcher", daemon=True)
         self._worker.start()
 
-    def read(self, reader: FrameReader, text: str) -> Reading:
+    @property
+    def mean_batch(self) -> float:
+        """Reads per forward batch so far (0 before the first)."""
+        batches = sum(self.batch_sizes.values())
+        return sum(size * n for size, n in self.batch_sizes.items()) / batches if batches else 0.0
+
+    def read(self, reader: AnyReader, text: str) -> Reading:
         """Block until this turn is read (in whatever batch it joined); errors are re-raised here."""
         request = _Request(reader, text)
         self._queue.put(request)
@@ -82,7 +91,7 @@ class ReadBatcher:
             for request in batch:
                 request.future.set_exception(err)
             return
-        self.batch_sizes.append(len(batch))
+        self.batch_sizes[len(batch)] += 1
         self.decoded_tokens += sum(r.tokens for r in readings)
         for request, reading in zip(batch, readings):
             request.future.set_result(reading)

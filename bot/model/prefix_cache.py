@@ -12,7 +12,7 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from bot.model.reader import FrameReader, reader_for
+from bot.model.readers import AnyReader, reader_for
 from bot.model.runtime import PrefixKV, Runtime
 from bot.skills.skill import Skill
 
@@ -43,7 +43,7 @@ class ReaderCache:
 
     def __init__(self, runtime: Runtime, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.runtime, self.max_bytes = runtime, max_bytes
-        self._entries: OrderedDict[str, tuple[tuple, FrameReader, int]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[tuple, AnyReader, int]] = OrderedDict()
         self._lock = threading.Lock()
         self.builds = 0  # how many prefixes were computed (tests and benchmarks read it)
 
@@ -51,7 +51,7 @@ class ReaderCache:
     def bytes(self) -> int:
         return sum(size for _, _, size in self._entries.values())
 
-    def get(self, skill: Skill) -> FrameReader:
+    def get(self, skill: Skill) -> AnyReader:
         key, version = str(skill.root.resolve()), _version(skill)
         with self._lock:
             entry = self._entries.get(key)

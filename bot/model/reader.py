@@ -1,4 +1,6 @@
-"""Read turns into frames with one skill: prompt prefix (cached) + constrained greedy decoding."""
+"""Read turns with an untuned skill (zero-shot, few-shot, chain-of-thought): a cached prompt
+prefix, then constrained greedy decoding writes the frame. Tuned skills read in one pass instead
+(`bot.model.tuned_reader`)."""
 
 from __future__ import annotations
 
@@ -11,12 +13,10 @@ import torch
 from bot.config import PromptMode, SkillConfig
 from bot.model.decoding import FrameCodec, FrameDecoder
 from bot.model.runtime import PrefixKV, Runtime
-from bot.model.tables import Table, load_table
-from bot.skills.prompts import pick_demonstrations, prompt_prefix, turn_text
-from bot.skills.skill import Skill
+from bot.skills.prompts import prompt_prefix, turn_text
 from bot.types import Example, Frame
 
-__all__ = ["FrameReader", "Reading", "greedy_frames", "read_mixed", "reader_for"]
+__all__ = ["FrameReader", "Reading", "greedy_frames", "greedy_line", "read_generative"]
 
 MAX_FRAME_TOKENS = 64
 MAX_REASONING_TOKENS = 48
@@ -30,20 +30,19 @@ class Reading:
 
 
 class FrameReader:
-    """One skill in one prompting mode, ready to read batches of messages."""
+    """One skill in one untuned prompting mode, ready to read batches of messages."""
 
     def __init__(self, runtime: Runtime, config: SkillConfig, mode: PromptMode, *,
-                 table: Table | None = None, demonstrations: Sequence[Example] = ()) -> None:
-        if mode == PromptMode.tuned and table is None:
-            raise ValueError(f"skill '{config.name}' is in tuned mode but has no table; run `bot tune`")
+                 demonstrations: Sequence[Example] = ()) -> None:
+        if mode == PromptMode.tuned:
+            raise ValueError("tuned skills read in one pass: use TunedReader")
         self.runtime, self.config, self.mode = runtime, config, mode
         tokenizer = runtime.base.tokenizer
         self.tokenizer = tokenizer
         self.codec = FrameCodec.for_skill(tokenizer, config)
         prefix_text = prompt_prefix(config, mode, demonstrations)
         with torch.no_grad():
-            self.prefix: PrefixKV = runtime.prefix(table if mode == PromptMode.tuned else None,
-                                                   tokenizer.encode(prefix_text, add_special_tokens=False))
+            self.prefix: PrefixKV = runtime.prefix(None, tokenizer.encode(prefix_text, add_special_tokens=False))
 
     def read(self, texts: Sequence[str], *, batch_size: int = 16) -> list[Reading]:
         """Frames for each text, in batches; every frame validates against the skill schema."""
@@ -76,8 +75,8 @@ class FrameReader:
         return grown, [t.strip() for t in texts]
 
 
-def read_mixed(requests: Sequence[tuple[FrameReader, str]]) -> list[Reading]:
-    """Read turns of different skills in one batch, each row behind its own skill's prefix
+def read_generative(requests: Sequence[tuple[FrameReader, str]]) -> list[Reading]:
+    """Read turns of different untuned skills in one batch, each row behind its own skill's prefix
     (chain-of-thought readers, which write free text first, read their turns on their own)."""
     began = time.perf_counter()
     readings: list[Reading | None] = [None] * len(requests)
@@ -174,20 +173,3 @@ def greedy_line(runtime: Runtime, prefixes: list[PrefixKV], rows: list[list[int]
         positions = positions + 1
         logits, mask = runtime.step(chosen, cache, mask, positions)
     return [tokenizer.decode(p) for p in produced]
-
-
-def reader_for(runtime: Runtime, skill: Skill, mode: PromptMode | None = None, *,
-               exclude: Sequence[str] = ()) -> FrameReader:
-    """A reader for a skill on disk: its table when tuned, its examples as demonstrations."""
-    mode = mode or skill.config.mode
-    table = None
-    if mode == PromptMode.tuned:
-        base = runtime.base
-        table = load_table(skill.table_dir, fingerprint=base.fingerprint,
-                           hidden_size=base.model.config.hidden_size)
-    demonstrations: list[Example] = []
-    if mode in (PromptMode.few_shot, PromptMode.chain_of_thought):
-        held_out = set(exclude)
-        pool = [e for e in skill.examples() if e.text not in held_out]
-        demonstrations = pick_demonstrations(pool, skill.config.few_shot_examples)
-    return FrameReader(runtime, skill.config, mode, table=table, demonstrations=demonstrations)

@@ -8,6 +8,7 @@ are explicit, so a batch gives the same tokens as one row at a time.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -47,6 +48,9 @@ class Runtime:
         self.embed = self.model.get_input_embeddings()
         self.decoder = self.model.get_decoder()
         self.lm_head = self.model.get_output_embeddings()
+        self.norm = self.decoder.norm  # the final norm: read-out heads see every layer through it
+        self.width = config.hidden_size
+        self._views: dict[int, torch.nn.Module] = {}
         self.pad_id = base.tokenizer.pad_token_id
 
     # --- prefixes -------------------------------------------------------------------------
@@ -89,6 +93,42 @@ class Runtime:
     def forward(self, prefixes: list[PrefixKV], rows: list[list[int]]) -> tuple[torch.Tensor, DynamicCache, torch.Tensor, torch.Tensor]:
         """Run each row's tokens after its own prefix. Returns hidden states `[B, L, h]` (rows
         left-padded to L), the cache, the attention mask and the last position id of each row."""
+        ids, mask, positions, cache = self._inputs(prefixes, rows)
+        out = self.decoder(input_ids=ids, attention_mask=mask, position_ids=positions,
+                           past_key_values=cache, use_cache=True)
+        return out.last_hidden_state, cache, mask, positions[:, -1]
+
+    def layer_states(self, prefixes: list[PrefixKV], rows: list[list[int]], layers: set[int]) -> dict[int, torch.Tensor]:
+        """The states `[B, L, h]` after each of `layers` (indices into the hidden states, 0 the
+        embeddings), all through the final norm; rows left-padded to L. Layers above the deepest
+        one read are never run: reading layer 20 of 30 costs two thirds of a full pass."""
+        depth = max(layers)
+        ids, mask, positions, cache = self._inputs(prefixes, rows)
+        out = self._up_to(depth)(input_ids=ids, attention_mask=mask, position_ids=positions,
+                                 past_key_values=cache, use_cache=True, output_hidden_states=True)
+        states = out.hidden_states  # the last one has been through the final norm already
+        return {layer: states[layer] if layer == depth else self.norm(states[layer]) for layer in layers}
+
+    def _up_to(self, depth: int) -> torch.nn.Module:
+        """The decoder with only its first `depth` layers (sharing their weights), built once."""
+        if depth >= self.layers:
+            return self.decoder
+        if depth not in self._views:
+            view = copy.copy(self.decoder)
+            view._modules = dict(self.decoder._modules)  # our own module table: the original stays whole
+            view.layers = torch.nn.ModuleList(list(self.decoder.layers)[:depth])
+            self._views[depth] = view
+        return self._views[depth]
+
+    def resolve_layers(self, layers: list[int]) -> list[int]:
+        """Indices into the `layers + 1` hidden states, negatives from the end, clamped to layers 1..L
+        (a small test model has fewer layers than the default reads), duplicates dropped."""
+        resolved = [min(self.layers, max(1, layer if layer >= 0 else self.layers + 1 + layer)) for layer in layers]
+        return list(dict.fromkeys(resolved))
+
+    def _inputs(self, prefixes: list[PrefixKV], rows: list[list[int]]
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, DynamicCache]:
+        """Left-padded ids, the mask over [prefix][row], explicit positions and the prefix cache."""
         longest_prefix = max(p.length for p in prefixes)
         longest_row = max(len(r) for r in rows)
         prefix_mask = torch.zeros(len(rows), longest_prefix, dtype=torch.long, device=self.device)
@@ -101,10 +141,7 @@ class Runtime:
             ids[i, longest_row - len(row):] = torch.tensor(row, device=self.device)
             positions[i, longest_row - len(row):] = prefix.next_position + torch.arange(len(row))
         cache = self._cache([p.keys for p in prefixes], [p.values for p in prefixes], longest_prefix)
-        mask = torch.cat([prefix_mask, row_mask], dim=1)
-        out = self.decoder(input_ids=ids, attention_mask=mask, position_ids=positions,
-                           past_key_values=cache, use_cache=True)
-        return out.last_hidden_state, cache, mask, positions[:, -1]
+        return ids, torch.cat([prefix_mask, row_mask], dim=1), positions, cache
 
     def _cache(self, keys: list[list[torch.Tensor]], values: list[list[torch.Tensor]],
                length: int | None) -> DynamicCache:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from bot.config import PromptMode
-from bot.model.reader import reader_for
+from bot.model.readers import reader_for
 from bot.model.runtime import Runtime
 from bot.skills.skill import Skill
 from bot.tuning.metrics import Scores, percentile, score

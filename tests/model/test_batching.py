@@ -11,7 +11,8 @@ import yaml
 from bot.config import PromptMode, TuningConfig
 from bot.model.batching import ReadBatcher
 from bot.model.prefix_cache import ReaderCache, prefix_bytes
-from bot.model.reader import read_mixed, reader_for
+from bot.model.reader import FrameReader
+from bot.model.readers import read_mixed, reader_for
 from bot.skills.skill import load_skill
 from bot.tuning.tune import tune_table
 
@@ -31,7 +32,7 @@ def write_skill(root, config, examples, mode: PromptMode):
 def tune_into(skill, base, model_dir, seed: int) -> None:
     tune_table(base, skill.config, skill.examples(), model_dir=str(model_dir), out_dir=skill.table_dir,
                settings=TuningConfig(steps=3, batch_size=4, eval_every=3, dev_fraction=0.25, virtual_tokens=4,
-                                     seed=seed), progress=False)
+                                     seed=seed, warm_start=0.0), progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +74,9 @@ def test_concurrent_reads_are_batched_and_equal_serial_reads(runtime, skills):
         thread.join(timeout=60)
     batcher.close()
     assert frames(results) == serial
-    assert sum(batcher.batch_sizes) == len(requests)
+    assert sum(size * n for size, n in batcher.batch_sizes.items()) == len(requests)
     assert max(batcher.batch_sizes) > 1 and max(batcher.batch_sizes) <= 8
+    assert batcher.mean_batch > 1
 
 
 def test_one_at_a_time_batcher_never_groups(runtime, skills):
@@ -86,17 +88,16 @@ def test_one_at_a_time_batcher_never_groups(runtime, skills):
     for thread in threads:
         thread.join(timeout=60)
     batcher.close()
-    assert batcher.batch_sizes == [1, 1, 1, 1]
+    assert batcher.batch_sizes == {1: 4} and batcher.mean_batch == 1.0
 
 
 def test_a_failing_batch_raises_in_the_caller_and_the_worker_goes_on(runtime, skills):
     reader = reader_for(runtime, skills[PromptMode.zero_shot])
     batcher = ReadBatcher(max_batch=4)
 
-    class Broken:
-        mode = PromptMode.zero_shot
-        runtime = reader.runtime
-        prefix = reader.prefix
+    class Broken(FrameReader):  # a generative reader whose every read fails
+        def __init__(self) -> None:
+            self.mode, self.runtime, self.prefix = PromptMode.zero_shot, reader.runtime, reader.prefix
 
         def prepare(self, text):
             raise RuntimeError("broken reader")
@@ -133,3 +134,12 @@ def test_prefix_cache_evicts_the_least_recently_used_beyond_its_budget(runtime, 
     assert cache.builds == 3
     cache.get(tuned)
     assert cache.builds == 4  # it had been evicted, so it is built again
+
+
+def test_batch_statistics_stay_bounded_however_many_batches(runtime, skills):
+    reader = reader_for(runtime, skills[PromptMode.tuned])
+    batcher = ReadBatcher(max_batch=1)
+    for _ in range(30):
+        batcher.read(reader, "cancel my alarm")
+    batcher.close()
+    assert batcher.batch_sizes == {1: 30}  # one counter per size, not one entry per batch

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from bot.model.reader import greedy_frames
-from bot.model.tables import Table, TableKind
+from bot.model.tables import TableKind
 
 ATOL = 1e-4
 
@@ -97,7 +97,7 @@ def test_input_table_equals_plain_forward_of_embeddings(runtime, tiny_base):
     weights = torch.randn(3, tiny_base.model.config.hidden_size, generator=torch.Generator().manual_seed(2))
     row = ids_of(tiny_base.tokenizer, ROWS[1])
     with torch.no_grad():
-        ours = last_logits(runtime, [runtime.prefix(Table(weights, TableKind.input, "x"), [])], [row])
+        ours = last_logits(runtime, [runtime.prefix(weights, [], kind=TableKind.input)], [row])
         embeds = torch.cat([weights.unsqueeze(0), runtime.embed(torch.tensor([row]))], dim=1)
         plain = tiny_base.model(inputs_embeds=embeds).logits[:, -1]
     torch.testing.assert_close(ours, plain, atol=ATOL, rtol=0)
@@ -119,7 +119,7 @@ def test_deep_table_made_from_text_keys_values_equals_that_text(runtime, prefixe
 def test_deep_table_followed_by_text_keeps_the_table(runtime, tiny_base):
     weights = torch.randn(2, deep_width(runtime), generator=torch.Generator().manual_seed(3))
     text = ids_of(tiny_base.tokenizer, "Intents: set\n")
-    prefix = runtime.prefix(Table(weights, TableKind.deep, "x"), text)
+    prefix = runtime.prefix(weights, text, kind=TableKind.deep)
     assert prefix.length == 2 + len(text) and prefix.next_position == 2 + len(text)
     torch.testing.assert_close(prefix.keys[1][:, :, :2], runtime.table_prefix(weights).keys[1])
 

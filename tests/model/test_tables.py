@@ -1,5 +1,6 @@
-"""Tuning a table with each method, saving it in peft's format with our manifest, and loading it
-back: the right kind, the same weights, the same frames; and refusals that say how to fix them."""
+"""Tuning a table (deep prompt + read-out heads) with each method, saving it in peft's format with
+heads and manifest, and loading it back: the right kind, the same weights, the same frames; and
+refusals (another model, another reader, another label set, damaged files) that say how to fix them."""
 
 from __future__ import annotations
 
@@ -9,16 +10,16 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from bot.config import PromptMode, TableMethod, TuningConfig
+from bot.config import TableMethod, TuningConfig
 from bot.errors import ConfigError, TableMismatchError
-from bot.model.decoding import FRAME_FORMAT
 from bot.model.base import load_base_model
-from bot.model.reader import FrameReader
-from bot.model.tables import TableKind, load_table, read_manifest
+from bot.model.tables import TableKind, load_table
+from bot.model.tuned_reader import TunedReader
+from bot.skills.manifest import read_manifest
 from bot.tuning.tune import data_hash, tune_table
 from bot.types import Example
 
-SETTINGS = dict(steps=6, batch_size=4, eval_every=3, dev_fraction=0.25, virtual_tokens=4)
+SETTINGS = dict(steps=6, batch_size=4, eval_every=3, dev_fraction=0.25, virtual_tokens=4, warm_start=0.0)
 TEXTS = ["wake me up at 7 am", "weather in paris", "cancel my alarm", "will it snow tonight"]
 
 
@@ -43,20 +44,23 @@ KIND = {TableMethod.deep_prompt: TableKind.deep, TableMethod.p_tuning: TableKind
 @METHODS
 def test_folder_has_peft_files_and_manifest(tuned, tiny_base, examples, method):
     result, table_dir, _ = tuned[method]
-    for name in ("adapter_config.json", "adapter_model.safetensors", "manifest.json"):
+    for name in ("adapter_config.json", "adapter_model.safetensors", "heads.safetensors", "manifest.json"):
         assert (table_dir / name).is_file(), name
     assert not table_dir.with_name("table.partial").exists()
     manifest = read_manifest(table_dir)
-    assert manifest["base_fingerprint"] == tiny_base.fingerprint
-    assert manifest["virtual_tokens"] == 4
-    assert manifest["data_hash"] == data_hash(examples)
-    assert manifest["method"] == method.value and manifest["kind"] == KIND[method].value
-    assert manifest["steps"] == result.steps == 6
-    assert isinstance(manifest["tuning_seconds"], (int, float)) and manifest["tuning_seconds"] >= 0
-    assert set(manifest["dev"]) == {"frame_accuracy", "intent_accuracy", "slot_f1"}
-    for value in manifest["dev"].values():
+    assert manifest.base_fingerprint == tiny_base.fingerprint
+    assert manifest.reader.value == "readout"
+    assert manifest.virtual_tokens == 4
+    assert manifest.data_hash == data_hash(examples)
+    assert manifest.method == method.value and manifest.kind == KIND[method].value
+    assert manifest.steps == result.steps == 6
+    assert manifest.readout.intents == ["set_alarm", "cancel_alarm", "weather"]
+    assert manifest.readout.tags == ["O", "B-time", "I-time", "B-place", "I-place"]
+    assert manifest.dev.n == 3
+    for value in (manifest.dev.frame_accuracy, manifest.dev.intent_accuracy, manifest.dev.slot_f1):
         assert 0.0 <= value <= 1.0  # 3 dev examples, so real numbers, not NaN
-    assert manifest["settings"]["virtual_tokens"] == 4
+    assert manifest.dev.frame_low <= manifest.dev.frame_accuracy <= manifest.dev.frame_high
+    assert manifest.settings["virtual_tokens"] == 4
     assert len(result.losses) == 6 and all(torch.isfinite(torch.tensor(result.losses)))
 
 
@@ -72,10 +76,9 @@ def test_peft_loads_the_saved_adapter(tuned, tiny_model_dir, method):
 
 
 @METHODS
-def test_load_table_gives_saved_weights_and_kind(tuned, tiny_base, runtime, method):
+def test_load_table_gives_saved_weights_and_kind(tuned, tiny_base, runtime, skill_config, method):
     result, table_dir, _ = tuned[method]
-    table = load_table(table_dir, fingerprint=tiny_base.fingerprint,
-                       hidden_size=tiny_base.model.config.hidden_size)
+    table = load_table(table_dir, fingerprint=tiny_base.fingerprint, width=runtime.width, config=skill_config)
     saved = next(iter(load_file(str(table_dir / "adapter_model.safetensors")).values()))
     torch.testing.assert_close(table.weights, saved.float())
     torch.testing.assert_close(table.weights, result.table.weights)  # the best checkpoint was saved
@@ -90,11 +93,13 @@ def test_load_table_gives_saved_weights_and_kind(tuned, tiny_base, runtime, meth
 @METHODS
 def test_loaded_table_reads_the_same_frames_as_the_tuned_one(tuned, tiny_base, runtime, skill_config, method):
     result, table_dir, _ = tuned[method]
-    loaded = load_table(table_dir, fingerprint=tiny_base.fingerprint,
-                        hidden_size=tiny_base.model.config.hidden_size)
-    fresh = FrameReader(runtime, skill_config, PromptMode.tuned, table=result.table).read(TEXTS)
-    again = FrameReader(runtime, skill_config, PromptMode.tuned, table=loaded).read(TEXTS)
+    loaded = load_table(table_dir, fingerprint=tiny_base.fingerprint, width=runtime.width, config=skill_config)
+    fresh = TunedReader(runtime, skill_config, result.table).read(TEXTS)
+    again = TunedReader(runtime, skill_config, loaded).read(TEXTS)
     assert [(r.frame.intent, r.frame.slots) for r in fresh] == [(r.frame.intent, r.frame.slots) for r in again]
+    for one, other in zip(fresh, again):  # heads are stored in 16 bits, and tuning read them so
+        assert one.frame.confidence == pytest.approx(other.frame.confidence, abs=1e-5)
+    assert loaded.spec == result.table.spec  # the fitted temperature included
 
 
 def test_tuning_leaves_the_base_model_untouched(tuned, tiny_base):
@@ -105,44 +110,71 @@ def test_tuning_leaves_the_base_model_untouched(tuned, tiny_base):
         assert not any(p.requires_grad for p in base.model.parameters())
 
 
-def test_other_fingerprint_is_refused_with_a_fix(tuned, tiny_base):
+def test_other_fingerprint_is_refused_with_a_fix(tuned, runtime, skill_config):
     _, table_dir, _ = tuned[TableMethod.deep_prompt]
     with pytest.raises(TableMismatchError) as caught:
-        load_table(table_dir, fingerprint="0123456789abcdef", hidden_size=tiny_base.model.config.hidden_size)
+        load_table(table_dir, fingerprint="0123456789abcdef", width=runtime.width, config=skill_config)
     message = str(caught.value)
-    assert tiny_base.fingerprint in message and "0123456789abcdef" in message
+    assert read_manifest(table_dir).base_fingerprint in message and "0123456789abcdef" in message
     assert "fix:" in message and "bot tune" in message
 
 
-def test_table_of_another_frame_format_is_refused_with_a_fix(tuned, tiny_base, tmp_path):
+def _copy(table_dir, tmp_path):
     import shutil
 
-    _, table_dir, _ = tuned[TableMethod.deep_prompt]
-    old = tmp_path / "table"
-    shutil.copytree(table_dir, old)
+    shutil.copytree(table_dir, tmp_path / "table")
+    return tmp_path / "table"
+
+
+def test_table_of_the_generative_reader_is_refused_with_a_fix(tuned, tiny_base, runtime, skill_config, tmp_path):
+    old = _copy(tuned[TableMethod.deep_prompt][1], tmp_path)
     manifest = json.loads((old / "manifest.json").read_text())
-    del manifest["frame_format"]  # a table from before the value-first frame format
+    del manifest["reader"]
+    manifest["frame_format"] = "value-first/1"  # what a table of the generative reader recorded
     (old / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(TableMismatchError, match="slot-first/0.*\n  fix: re-tune"):
-        load_table(old, fingerprint=tiny_base.fingerprint, hidden_size=tiny_base.model.config.hidden_size)
+    with pytest.raises(ConfigError, match="generative reader.*\n  fix: re-tune"):
+        load_table(old, fingerprint=tiny_base.fingerprint, width=runtime.width, config=skill_config)
 
 
-def test_folder_without_manifest_raises_config_error(tmp_path):
+def test_table_of_another_label_set_is_refused_with_a_fix(tuned, tiny_base, runtime, make_skill):
+    _, table_dir, _ = tuned[TableMethod.deep_prompt]
+    renamed = make_skill(slots=[{"name": "time"}, {"name": "city"}])
+    with pytest.raises(TableMismatchError, match="slot tags .*B-place.*B-city.*\n  fix: re-tune"):
+        load_table(table_dir, fingerprint=tiny_base.fingerprint, width=runtime.width, config=renamed)
+    fewer = make_skill(intents=[{"name": "set_alarm"}, {"name": "weather"}])
+    with pytest.raises(TableMismatchError, match="intents .*cancel_alarm"):
+        load_table(table_dir, fingerprint=tiny_base.fingerprint, width=runtime.width, config=fewer)
+
+
+@pytest.mark.parametrize("damage", ["truncated weights", "truncated heads", "corrupt manifest", "empty weights"])
+def test_a_damaged_table_is_one_clear_error(tuned, tiny_base, runtime, skill_config, tmp_path, damage):
+    broken = _copy(tuned[TableMethod.deep_prompt][1], tmp_path)
+    name = {"truncated weights": "adapter_model.safetensors", "truncated heads": "heads.safetensors",
+            "corrupt manifest": "manifest.json", "empty weights": "adapter_model.safetensors"}[damage]
+    data = (broken / name).read_bytes()
+    (broken / name).write_bytes(b"" if damage == "empty weights" else data[: len(data) // 2])
     with pytest.raises(ConfigError) as caught:
-        load_table(tmp_path, fingerprint="x", hidden_size=32)
+        load_table(broken, fingerprint=tiny_base.fingerprint, width=runtime.width, config=skill_config)
+    assert caught.value.path.endswith(name) and "re-tune" in caught.value.fix
+
+
+def test_folder_without_manifest_raises_config_error(tmp_path, skill_config):
+    with pytest.raises(ConfigError) as caught:
+        load_table(tmp_path, fingerprint="x", width=32, config=skill_config)
     assert caught.value.path.endswith("manifest.json") and "bot tune" in caught.value.fix
 
 
-def test_manifest_without_weights_raises_config_error(tmp_path):
-    (tmp_path / "manifest.json").write_text(json.dumps({"base_fingerprint": "x", "frame_format": FRAME_FORMAT}))
+def test_manifest_without_weights_raises_config_error(tuned, tiny_base, runtime, skill_config, tmp_path):
+    broken = _copy(tuned[TableMethod.deep_prompt][1], tmp_path)
+    (broken / "adapter_model.safetensors").unlink()
     with pytest.raises(ConfigError) as caught:
-        load_table(tmp_path, fingerprint="x", hidden_size=32)
+        load_table(broken, fingerprint=tiny_base.fingerprint, width=runtime.width, config=skill_config)
     assert caught.value.path.endswith("adapter_model.safetensors") and caught.value.fix
 
 
 def test_tuning_again_replaces_the_table(tiny_model_dir, skill_config, examples, tmp_path):
     table_dir = tmp_path / "table"
-    settings = TuningConfig(steps=2, batch_size=4, dev_fraction=0.0, virtual_tokens=2)
+    settings = TuningConfig(steps=2, batch_size=4, dev_fraction=0.0, virtual_tokens=2, warm_start=0.0)
     base = load_base_model(str(tiny_model_dir))
     tune_table(base, skill_config, examples, model_dir=str(tiny_model_dir), out_dir=table_dir,
                settings=settings, progress=False)
@@ -151,7 +183,7 @@ def test_tuning_again_replaces_the_table(tiny_model_dir, skill_config, examples,
                         settings=settings.model_copy(update={"virtual_tokens": 3}), progress=False)
     assert not (table_dir / "stale.txt").exists()
     manifest = read_manifest(table_dir)
-    assert manifest["virtual_tokens"] == 3 and manifest["data_hash"] == data_hash(examples[:8])
+    assert manifest.virtual_tokens == 3 and manifest.data_hash == data_hash(examples[:8])
     assert result.table.n_virtual == 3
     assert all(p.name != "table.partial" for p in tmp_path.iterdir())
 
@@ -161,7 +193,7 @@ def test_deep_prompt_loss_falls_on_a_tiny_repetitive_set(tiny_model_dir, skill_c
                 + [Example(text=f"weather in {c}", intent="weather", slots={"place": c})
                    for c in ("paris", "oslo", "rome", "lima")])
     settings = TuningConfig(method=TableMethod.deep_prompt, steps=30, batch_size=8, learning_rate=0.05,
-                            virtual_tokens=4, dev_fraction=0.0)
+                            virtual_tokens=4, dev_fraction=0.0, warm_start=0.0)
     result = tune_table(load_base_model(str(tiny_model_dir)), skill_config, examples,
                         model_dir=str(tiny_model_dir), out_dir=tmp_path / "table", settings=settings,
                         progress=False)
@@ -178,8 +210,26 @@ def test_deep_table_whose_width_equals_hidden_size_loads_as_deep(tmp_path_factor
     base = load_base_model(str(model_dir))
     table_dir = model_dir / "table"
     result = tune_table(base, skill_config, examples, model_dir=str(model_dir), out_dir=table_dir,
-                        settings=TuningConfig(steps=1, batch_size=4, dev_fraction=0.0, virtual_tokens=2),
-                        progress=False)
-    assert result.table.kind == TableKind.deep and read_manifest(table_dir)["kind"] == "deep"
-    loaded = load_table(table_dir, fingerprint=base.fingerprint, hidden_size=base.model.config.hidden_size)
+                        settings=TuningConfig(steps=1, batch_size=4, dev_fraction=0.0, virtual_tokens=2,
+                                              warm_start=0.0), progress=False)
+    assert result.table.kind == TableKind.deep and read_manifest(table_dir).kind == "deep"
+    loaded = load_table(table_dir, fingerprint=base.fingerprint, width=32, config=skill_config)
     assert loaded.kind == TableKind.deep
+
+
+def test_warm_start_fits_the_heads_before_the_first_step(tiny_model_dir, skill_config, examples, tmp_path):
+    """With the heads fitted on cached states alone (no prompt step at all), the training set is
+    read far better than by the randomly started heads."""
+    base = load_base_model(str(tiny_model_dir))
+    cold, warm = (tune_table(base, skill_config, examples, model_dir=str(tiny_model_dir),
+                             out_dir=tmp_path / name / "table", progress=False,
+                             settings=TuningConfig(steps=1, batch_size=4, dev_fraction=0.0, virtual_tokens=2,
+                                                   warm_start=share, head_learning_rate=0.01))
+                  for name, share in (("cold", 0.0), ("warm", 0.5)))
+    from bot.model.runtime import Runtime
+    from bot.tuning.metrics import score
+
+    runtime = Runtime(base)
+    read = lambda r: score(examples, [x.frame for x in TunedReader(runtime, skill_config, r.table).read(
+        [e.text for e in examples])])
+    assert read(warm).intent_accuracy >= read(cold).intent_accuracy + 0.25

@@ -1,0 +1,124 @@
+"""The one-pass reader's parts: how a turn is laid out, and the heads that read its labels.
+
+A causal model's token sees only what stands before it, so a tagger reading "play *jazz* music"
+could not see "music". The turn is therefore given twice (echo): every token of the second copy
+has seen the whole turn, and the heads read that copy. The intent head reads the last token; the
+tag head reads the first token of every word. Both read the states of a few layers (through the
+model's final norm), side by side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from bot.skills.manifest import ReadoutSpec
+
+__all__ = ["HEADS_FILE", "MAX_WORDS", "ReadoutHeads", "TurnLayout", "fit_temperature", "layout_turn",
+           "stacked_features", "word_places"]
+
+HEADS_FILE = "heads.safetensors"
+MAX_WORDS = 48  # words past this are not tagged (a turn is a sentence or two)
+SEPARATOR = "\n"
+
+
+@dataclass(frozen=True)
+class TurnLayout:
+    """A turn's token ids; `positions[w]` is where word w's first token sits in the read copy."""
+
+    ids: list[int]
+    words: list[str]
+    positions: list[int]
+
+
+def layout_turn(tokenizer, text: str, *, echo: bool) -> TurnLayout:
+    """Each word tokenised with its leading space, so word boundaries are token boundaries."""
+    words = text.split()[:MAX_WORDS]
+    pieces = [tokenizer.encode(" " + word, add_special_tokens=False) for word in words]
+    ids: list[int] = []
+    if echo:
+        ids = [token for piece in pieces for token in piece]
+        ids += tokenizer.encode(SEPARATOR, add_special_tokens=False)
+    positions = []
+    for piece in pieces:
+        positions.append(len(ids))
+        ids += piece
+    if not ids:  # an empty turn still needs one token to read an intent from
+        ids = tokenizer.encode(SEPARATOR, add_special_tokens=False)
+    return TurnLayout(ids=ids, words=words, positions=positions)
+
+
+class ReadoutHeads(torch.nn.Module):
+    """The intent head reads the last token; the tag head reads each word, after a small
+    bidirectional GRU over the words (a causal model's word state has not seen its right side)."""
+
+    def __init__(self, spec: ReadoutSpec, width: int) -> None:
+        super().__init__()
+        self.spec, self.width = spec, width
+        features = width * len(spec.layers)
+        self.intent = torch.nn.Linear(features, len(spec.intents))
+        if spec.context:
+            self.project = torch.nn.Linear(features, spec.context)
+            self.mix = torch.nn.GRU(spec.context, spec.context // 2, batch_first=True, bidirectional=True)
+            self.tags = torch.nn.Linear(2 * spec.context, len(spec.tags))
+        else:
+            self.tags = torch.nn.Linear(features, len(spec.tags))
+
+    def tag_logits(self, words: torch.Tensor, lengths: list[int]) -> torch.Tensor:
+        """`[N, K]` tag logits for the words `[N, F]` of turns of `lengths` words, in order."""
+        lengths = [n for n in lengths if n]  # a turn without words adds no rows
+        if not lengths:
+            return words.new_zeros(0, len(self.spec.tags))
+        if not self.spec.context:
+            return self.tags(words)
+        projected = torch.nn.functional.gelu(self.project(words))
+        padded = torch.nn.utils.rnn.pad_sequence(list(projected.split(lengths)), batch_first=True)
+        packed = torch.nn.utils.rnn.pack_padded_sequence(padded, lengths, batch_first=True, enforce_sorted=False)
+        mixed, _ = self.mix(packed)
+        mixed, _ = torch.nn.utils.rnn.pad_packed_sequence(mixed, batch_first=True)
+        flat = torch.cat([mixed[i, :n] for i, n in enumerate(lengths)])
+        return self.tags(torch.cat([projected, flat], dim=-1))
+
+    def save(self, directory) -> None:
+        # 16-bit on disk keeps a skill under a megabyte; `rounded` gives training the same numbers
+        save_file({k: v.detach().to(torch.float16).contiguous() for k, v in self.state_dict().items()},
+                  f"{directory}/{HEADS_FILE}")
+
+    def rounded(self) -> "ReadoutHeads":
+        """A frozen copy with the weights as they will be stored (fp16), for dev checks."""
+        twin = ReadoutHeads(self.spec, self.width)
+        twin.load_state_dict({k: v.detach().to(torch.float16).float() for k, v in self.state_dict().items()})
+        return twin.eval().requires_grad_(False)
+
+    @classmethod
+    def load(cls, directory, spec: ReadoutSpec, width: int) -> "ReadoutHeads":
+        heads = cls(spec, width)
+        state = {k: v.float() for k, v in load_file(f"{directory}/{HEADS_FILE}").items()}
+        heads.load_state_dict(state)  # shapes are checked: a wrong label count fails here
+        return heads.eval().requires_grad_(False)
+
+
+def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """The T that makes softmax(logits / T) best calibrated on held-out turns (least NLL)."""
+    if logits.shape[0] == 0:
+        return 1.0
+    grid = torch.logspace(-1, 1.2, 60)  # 0.1 .. 16
+    losses = [torch.nn.functional.cross_entropy(logits / t, labels).item() for t in grid]
+    return float(grid[int(torch.tensor(losses).argmin())])
+
+
+def stacked_features(states: dict[int, torch.Tensor], layers: list[int]) -> torch.Tensor:
+    """`[B, L, h * len(layers)]`: the chosen layers' states side by side, as float32."""
+    return torch.cat([states[layer].float() for layer in layers], dim=-1)
+
+
+def word_places(width: int, layouts: list[TurnLayout]) -> tuple[list[int], list[int]]:
+    """(row, column) of every word's read token in a batch left-padded to `width`."""
+    rows, columns = [], []
+    for i, layout in enumerate(layouts):
+        offset = width - len(layout.ids)
+        rows += [i] * len(layout.positions)
+        columns += [offset + p for p in layout.positions]
+    return rows, columns

@@ -1,0 +1,240 @@
+"""Train one skill's deep prompt and read-out heads on the frozen model: one forward pass a batch.
+
+Every example teaches at every word (a tag) and once more at its last token (the intent), so a
+step is worth far more than one whose loss sits on a few generated tokens. peft builds the
+trainable prompt encoder and saves the table in its adapter format; the forward pass is the
+project's own runtime, the one evaluation and serving use. The frozen model's training passes run
+from a copy in the fastest type the hardware has (bfloat16 on CUDA or a CPU with bf16 units,
+float32 on an AVX2-only CPU, where bf16 is emulated); dev checks and the served table read
+through the model as loaded. Before the joint tuning, the heads are fitted alone on cached states
+(`warm_start`): on a CPU a forward pass over the data costs minutes, and this spends it once.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+from peft import (PrefixTuningConfig, PromptEncoderConfig, PromptTuningConfig, PromptTuningInit, TaskType,
+                  get_peft_model)
+
+from bot.config import PromptMode, SkillConfig, TableMethod, TuningConfig
+from bot.model.base import BaseModel
+from bot.model.readout import ReadoutHeads, TurnLayout, fit_temperature, layout_turn, stacked_features, word_places
+from bot.model.runtime import Runtime
+from bot.model.tables import Table, TableKind
+from bot.model.tagging import tag_names, word_tags
+from bot.model.tuned_reader import TunedReader, turn_scores
+from bot.skills.manifest import ReadoutSpec
+from bot.skills.prompts import prompt_prefix
+from bot.types import Example
+
+__all__ = ["ReadoutTrainer", "TrainingItem", "calibrated", "fast_dtype"]
+
+WARM_EPOCHS = 40  # passes of the heads over the cached states, at most
+
+
+@dataclass(frozen=True)
+class TrainingItem:
+    layout: TurnLayout
+    intent: int
+    tags: list[int]  # one per word of the layout
+
+    def __len__(self) -> int:
+        return len(self.layout.ids)
+
+
+class ReadoutTrainer:
+    """Holds the trainable prompt (through peft) and heads, and steps them on batches."""
+
+    def __init__(self, base: BaseModel, skill: SkillConfig, settings: TuningConfig, model_dir: str) -> None:
+        torch.manual_seed(settings.seed)
+        self.base, self.skill, self.settings = base, skill, settings
+        self.runtime = Runtime(base)
+        self.train_runtime = Runtime(replace(base, model=_frozen_copy(base.model, fast_dtype(self.runtime.device))))
+        self.peft = get_peft_model(base.model, _peft_config(settings, skill, model_dir))
+        self.encoder = self.peft.prompt_encoder["default"]
+        self.indices = self.peft.prompt_tokens["default"][: settings.virtual_tokens].to(self.runtime.device)
+        self.kind = TableKind.deep if settings.method == TableMethod.deep_prompt else TableKind.input
+        if self.kind == TableKind.deep:
+            self._init_deep_from_text(prompt_prefix(skill, PromptMode.zero_shot, []))
+        spec = ReadoutSpec(intents=skill.intent_names, tags=tag_names(skill.slot_names),
+                           layers=self.runtime.resolve_layers(settings.read_layers), echo=settings.echo,
+                           context=settings.context)
+        self.heads = ReadoutHeads(spec, self.runtime.width).to(self.runtime.device)
+        self.optimiser = torch.optim.AdamW(
+            [{"params": list(self.encoder.parameters()), "lr": settings.learning_rate},
+             {"params": list(self.heads.parameters()), "lr": settings.head_learning_rate}], weight_decay=0.0)
+        self._best: dict | None = None
+
+    def _init_deep_from_text(self, text: str) -> None:
+        """Start the deep prompt at the keys/values the model itself gives the skill's description."""
+        ids = self.base.tokenizer.encode(text, add_special_tokens=False)
+        ids = (ids * self.settings.virtual_tokens)[: self.settings.virtual_tokens]
+        with torch.no_grad():
+            prefix = self.runtime.prefix(None, ids)
+            stacked = torch.stack([t for pair in zip(prefix.keys, prefix.values) for t in pair])  # [2L,1,H,n,d]
+            flat = stacked[:, 0].permute(2, 0, 1, 3).reshape(len(ids), -1)
+            self.encoder.embedding.weight.copy_(flat)
+
+    def items(self, examples: Sequence[Example]) -> list[TrainingItem]:
+        """Examples as token layouts with their intent and per-word tag labels."""
+        spec, tokenizer = self.heads.spec, self.base.tokenizer
+        return [TrainingItem(layout=(layout := layout_turn(tokenizer, e.text, echo=spec.echo)),
+                             intent=spec.intents.index(e.intent),
+                             tags=word_tags(e.text, e.slots, spec.tags)[: len(layout.positions)])
+                for e in examples]
+
+    def warm_start(self, items: Sequence[TrainingItem], *, cache_until: float, train_until: float) -> int:
+        """Fit the heads alone on states cached under the starting prompt: one forward pass per
+        example and no backward, then cheap epochs over the cache (a linear probe before the joint
+        tuning, as LP-FT does). Stops caching at `cache_until` and training at `train_until`
+        (`time.monotonic()` deadlines). Returns how many examples were cached."""
+        cached = self._cache_features(items, cache_until)
+        if not cached:
+            return 0
+        heads_only = torch.optim.AdamW(self.heads.parameters(), lr=self.settings.head_learning_rate * 3)
+        generator = torch.Generator().manual_seed(self.settings.seed)
+        for _ in range(WARM_EPOCHS):
+            if time.monotonic() >= train_until:
+                break
+            order = torch.randperm(len(cached), generator=generator).tolist()
+            for start in range(0, len(order), 32):
+                loss = self._cached_loss([cached[i] for i in order[start:start + 32]])
+                heads_only.zero_grad()
+                loss.backward()
+                heads_only.step()
+                if time.monotonic() >= train_until:
+                    break
+        return len(cached)
+
+    @torch.no_grad()
+    def _cache_features(self, items: Sequence[TrainingItem], until: float) -> list[tuple]:
+        prefix = self.train_runtime.prefix(self.weights(), [], kind=self.kind)
+        layers, cached = self.heads.spec.layers, []
+        ordered = sorted(items, key=len)  # similar lengths together: little padding
+        for start in range(0, len(ordered), 64):
+            chunk = ordered[start:start + 64]
+            states = self.train_runtime.layer_states([prefix] * len(chunk), [b.layout.ids for b in chunk], set(layers))
+            features = stacked_features(states, layers)
+            for i, item in enumerate(chunk):
+                _, columns = word_places(features.shape[1], [item.layout])
+                cached.append((features[i, -1].clone(), features[i, columns].clone(), item))
+            if time.monotonic() >= until:
+                break
+        return cached
+
+    def _cached_loss(self, batch: list[tuple]) -> torch.Tensor:
+        intents = torch.tensor([item.intent for _, _, item in batch])
+        loss = torch.nn.functional.cross_entropy(self.heads.intent(torch.stack([last for last, _, _ in batch])), intents)
+        lengths = [len(item.tags) for _, _, item in batch]
+        if sum(lengths):
+            words = torch.cat([w for _, w, _ in batch])
+            tags = torch.tensor([t for _, _, item in batch for t in item.tags])
+            loss = loss + torch.nn.functional.cross_entropy(self.heads.tag_logits(words, lengths), tags)
+        return loss
+
+    def weights(self) -> torch.Tensor:
+        return self.encoder(self.indices)  # [n, width]; through the MLP for p-tuning
+
+    def loss(self, batch: Sequence[TrainingItem]) -> torch.Tensor:
+        """Intent cross-entropy at the last token plus tag cross-entropy at every word, one pass."""
+        prefix = self.train_runtime.prefix(self.weights(), [], kind=self.kind)
+        layers = self.heads.spec.layers
+        states = self.train_runtime.layer_states([prefix] * len(batch), [b.layout.ids for b in batch], set(layers))
+        features = stacked_features(states, layers)  # [B, L, F]
+        device = features.device
+        intents = torch.tensor([b.intent for b in batch], device=device)
+        loss = torch.nn.functional.cross_entropy(self.heads.intent(features[:, -1]), intents)
+        rows, columns = word_places(features.shape[1], [b.layout for b in batch])
+        if rows:
+            tags = torch.tensor([t for b in batch for t in b.tags], device=device)
+            lengths = [len(b.layout.positions) for b in batch]
+            logits = self.heads.tag_logits(features[rows, columns], lengths)
+            loss = loss + torch.nn.functional.cross_entropy(logits, tags)
+        return loss
+
+    def step(self, batch: Sequence[TrainingItem]) -> float:
+        """One optimiser step on a batch; returns its loss."""
+        loss = self.loss(batch)
+        self.optimiser.zero_grad()
+        loss.backward()
+        self.optimiser.step()
+        return loss.item()
+
+    def snapshot(self, version: str) -> Table:
+        """The table as it would be saved now (heads rounded to their stored precision)."""
+        with torch.no_grad():
+            return Table(weights=self.weights().detach().clone(), kind=self.kind, fingerprint=self.base.fingerprint,
+                         heads=self.heads.rounded(), version=version)
+
+    def remember(self) -> None:
+        self._best = {k: v.detach().clone() for k, v in self.encoder.state_dict().items()}
+
+    def restore(self) -> None:
+        if self._best is not None:
+            self.encoder.load_state_dict(self._best)
+
+    def save(self, directory: Path, table: Table) -> None:
+        """peft's adapter files for the prompt (the encoder is dropped: only the table is stored)
+        and the heads beside them; call `restore` first so the prompt matches `table`."""
+        self.peft.save_pretrained(directory)
+        table.heads.save(directory)
+
+
+def calibrated(table: Table, runtime: Runtime, skill: SkillConfig, dev: Sequence[Example]) -> Table:
+    """The table with its intent temperature fitted on held-out turns (least NLL; 1 with no dev)."""
+    reader = TunedReader(runtime, skill, table)
+    scored = [s for start in range(0, len(dev), 32)
+              for s in turn_scores([(reader, e.text) for e in dev[start:start + 32]])]
+    if not scored:
+        return table
+    logits = torch.stack([logits for logits, _, _ in scored])
+    labels = torch.tensor([table.spec.intents.index(e.intent) for e in dev])
+    spec = table.spec.model_copy(update={"temperature": fit_temperature(logits, labels)})
+    heads = copy.deepcopy(table.heads)
+    heads.spec = spec
+    return replace(table, heads=heads)
+
+
+def _peft_config(settings: TuningConfig, skill: SkillConfig, model_dir: str) -> object:
+    common = dict(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=settings.virtual_tokens)
+    if settings.method == TableMethod.deep_prompt:
+        return PrefixTuningConfig(prefix_projection=False, **common)
+    if settings.method == TableMethod.p_tuning:
+        return PromptEncoderConfig(encoder_hidden_size=256, **common)
+    return PromptTuningConfig(prompt_tuning_init=PromptTuningInit.TEXT, tokenizer_name_or_path=model_dir,
+                              prompt_tuning_init_text=prompt_prefix(skill, PromptMode.zero_shot, []), **common)
+
+
+def fast_dtype(device: torch.device) -> torch.dtype:
+    """bfloat16 where the hardware multiplies it fast (CUDA, AVX-512 BF16 or AMX CPUs), else
+    float32: a CPU without bf16 units emulates it about 50x slower than fp32 (AVX2 only)."""
+    if device.type == "cuda":
+        return torch.bfloat16
+    capability = torch.backends.cpu.get_cpu_capability()
+    return torch.bfloat16 if capability.startswith(("AVX512", "AMX")) and _bf16_is_fast() else torch.float32
+
+
+def _bf16_is_fast() -> bool:
+    """Time one small product in both types: the capability string alone does not say bf16 has units."""
+    timings = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        a, b = torch.randn(256, 576, dtype=dtype), torch.randn(576, 576, dtype=dtype)
+        a @ b
+        began = time.perf_counter()
+        for _ in range(5):
+            a @ b
+        timings[dtype] = time.perf_counter() - began
+    return timings[torch.bfloat16] < timings[torch.float32]
+
+
+def _frozen_copy(model: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:
+    """A copy of the frozen model in `dtype` (the original stays as loaded, for serving)."""
+    twin = copy.deepcopy(model).to(dtype)
+    twin.requires_grad_(False)
+    return twin
