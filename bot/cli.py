@@ -286,7 +286,7 @@ def evaluate(skill: Annotated[Optional[Path], typer.Argument(help="the skill fol
 
 def _eval_dialogues(path: Path, report: Path | None, settings: BotSettings) -> None:
     """Play scripted conversations through the real manager on a fresh in-memory store."""
-    from bot.dialogue.script_report import score_table, write_dialogue_report
+    from bot.dialogue.script_report import markdown_table, write_dialogue_report
     from bot.dialogue.script_run import play_set, score
     from bot.dialogue.scripts import load_dialogues
     from bot.store import MemoryStore
@@ -296,7 +296,7 @@ def _eval_dialogues(path: Path, report: Path | None, settings: BotSettings) -> N
     results = play_set(manager, dialogue_set, on_dialogue=lambda r: console.print(
         f"{'ok  ' if r.passed else 'FAIL'} {r.dialogue.category}: {r.dialogue.name}", highlight=False))
     scores = score(results)
-    Console().print(score_table(scores, title=f"dialogues: {path}"))
+    print(f"dialogues: {path}\n{markdown_table(scores)}")  # plain text: never cut to the terminal's width
     print(f"whole-conversation accuracy: {scores['all'].dialogue_accuracy:.1%} "
           f"({scores['all'].dialogues_passed}/{scores['all'].dialogues})")
     for written in write_dialogue_report(report, scores, results, title=f"dialogues: {path}") if report else []:

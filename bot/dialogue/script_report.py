@@ -10,7 +10,7 @@ from rich.table import Table
 
 from bot.dialogue.script_run import CHECKS, CategoryScore, DialogueResult
 
-__all__ = ["COLUMNS", "score_rows", "score_table", "write_dialogue_report"]
+__all__ = ["COLUMNS", "markdown_table", "score_rows", "score_table", "write_dialogue_report"]
 
 COLUMNS = ("category", "dialogues", "conversation acc %", "turns", "turn acc %",
            *(f"{name} %" for name in CHECKS))
@@ -25,6 +25,12 @@ def score_rows(scores: Mapping[str, CategoryScore]) -> list[list[str]]:
     return [[s.category, str(s.dialogues), _pct(s.dialogues_passed, s.dialogues), str(s.turns),
              _pct(s.turns_passed, s.turns),
              *(_pct(*s.checks.get(name, [0, 0])) for name in CHECKS)] for s in scores.values()]
+
+
+def markdown_table(scores: Mapping[str, CategoryScore]) -> str:
+    """The scores as a Markdown table (what the terminal prints, never cut to its width)."""
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in score_rows(scores)])
 
 
 def score_table(scores: Mapping[str, CategoryScore], *, title: str | None = None) -> Table:
@@ -47,9 +53,7 @@ def write_dialogue_report(directory: Path, scores: Mapping[str, CategoryScore],
 
 
 def _markdown(scores: Mapping[str, CategoryScore], results: Sequence[DialogueResult], title: str) -> str:
-    lines = [f"# {title}", "", "| " + " | ".join(COLUMNS) + " |",
-             "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(row) + " |" for row in score_rows(scores)]
+    lines = [f"# {title}", "", markdown_table(scores)]
     failing = [r for r in results if not r.passed]
     lines += ["", f"## Failing dialogues ({len(failing)} of {len(results)})"]
     for result in failing:
