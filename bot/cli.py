@@ -44,8 +44,9 @@ def _base(settings: BotSettings):
 
 def _bot(settings: BotSettings, **parts):
     """The bot of these settings, built by the one composition root (`bot.app.Bot`)."""
-    from bot.app import Bot
+    from bot.app import Bot, load_skills
 
+    load_skills(settings.skills_dir)  # a missing folder or a bad skill is said before the model loads
     return Bot.from_settings(settings, base=_base(settings), **parts)
 
 

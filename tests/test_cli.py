@@ -276,3 +276,26 @@ def test_chat_with_a_table_of_another_model_is_one_clear_error_before_any_turn(t
     # (in this process transformers was imported before main() could turn its progress bars off)
     assert "error: skills/demo/table: table was tuned on base model" in flat
     assert "fix: load that model, or re-tune the skill with `bot tune`" in flat
+
+
+def test_serve_and_chat_build_their_bot_through_the_composition_root(monkeypatch, tmp_path, tiny_model_dir,
+                                                                      make_skill, examples):
+    from bot.app import Bot
+
+    skill = tmp_path / "skills" / "alarms"
+    skill.mkdir(parents=True)
+    (skill / "skill.yaml").write_text(yaml.safe_dump(
+        make_skill().model_dump(mode="json", exclude_none=True) | {"mode": "zero_shot"}))
+    (skill / "examples.jsonl").write_text("".join(e.model_dump_json() + "\n" for e in examples))
+    (tmp_path / "bot.yaml").write_text(f"model: {tiny_model_dir}\nfallback_reply: none of mine\n")
+    built: list = []
+    monkeypatch.setattr("bot.adapters.server.serve", lambda build, settings, **_: built.append(build()))
+    monkeypatch.setattr("bot.adapters.shell.run_shell", lambda manager, **_: built.append(manager))
+    monkeypatch.chdir(Path("/"))  # any folder: the config file's folder holds skills/
+    ok(invoke("serve", "--config", str(tmp_path / "bot.yaml")))
+    ok(invoke("chat", "--config", str(tmp_path / "bot.yaml")))
+    served, chatted = built
+    assert isinstance(served, Bot) and list(served.skills) == ["alarms"]
+    assert served.settings.fallback_reply == chatted.fallback_reply == "none of mine"
+    assert served.reply("c1", "wake me up at 7 am").skill == "alarms"
+    served.close()

@@ -5,8 +5,9 @@ Precedence, highest first (one tuple, `BotSettings.settings_customise_sources`):
   2. environment variables (`ENVIRONMENT` below: BOT_MODEL, REDIS_URL, SLACK_*, ...),
   3. the YAML file (`--config PATH`; the command line's default is configs/default.yaml if present),
   4. the defaults written here.
-Relative paths in the YAML file are read from the file's folder; relative paths from the
-environment or the command line, from the working directory.
+Relative paths in the YAML file (and the default `skills_dir`, when a file is given) are read from
+the file's folder; relative paths from the environment or the command line, from the working
+directory.
 """
 
 from __future__ import annotations
@@ -117,6 +118,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
             raise ConfigError(path, "Slack's tokens are read from the environment only", line=_line_of(text, (key,)),
                               field=key, fix="remove it; export SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN, SLACK_APP_TOKEN")
     folder = Path(path).parent
+    raw.setdefault("skills_dir", os.path.normpath(folder / "skills"))  # the default, also from the file's folder
     for path_ in PATH_FIELDS:
         parent = raw
         for key in path_[:-1]:

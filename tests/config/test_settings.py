@@ -116,3 +116,9 @@ def test_invalid_yaml_names_the_line(tmp_path):
     path = write(tmp_path, "model: default\nstore: [kind\n")
     with pytest.raises(ConfigError, match=r"bot.yaml:\d+: not valid YAML"):
         load_settings(path)
+
+
+def test_with_a_file_the_default_skills_folder_is_beside_it(tmp_path, monkeypatch):
+    assert load_settings(write(tmp_path, "model: default\n")).skills_dir == tmp_path / "skills"
+    monkeypatch.setenv("BOT_SKILLS_DIR", "mine")  # the environment still wins, from the working folder
+    assert load_settings(write(tmp_path, "model: default\n")).skills_dir == Path("mine")
