@@ -368,15 +368,20 @@ def bench_load(
         max_seconds: Annotated[float, typer.Option(help="stop sending after this long and report")] = 300.0,
         redis_url: Annotated[Optional[str], typer.Option(help="use this Redis (default: start a redis-server)")] = None,
         report: Annotated[Optional[Path], typer.Option(help="write load.md/.json and the workers' logs here")] = None,
+        load_model: Annotated[str, typer.Option(
+            "--model", help="scripted (rules), or real (the embedded model and the shipped skills)")] = "scripted",
+        redis_fault: Annotated[str, typer.Option(
+            help="at --kill-at also: none, restart (SIGKILL + start redis-server) or pause (SIGSTOP 3 s)")] = "none",
 ) -> None:
-    """Several workers on one Redis under many conversations (scripted model): no turn lost, doubled or reordered."""
+    """Several workers on one Redis under many conversations: no turn lost, doubled or reordered."""
     from pydantic import ValidationError
 
     from bot.bench.load import LoadSettings, load_table, run_load, write_load_report
 
     try:
         settings = LoadSettings(workers=workers, conversations=conversations, turns=turns, concurrency=concurrency,
-                                kill=kill, kill_at=kill_at, max_seconds=max_seconds, redis_url=redis_url)
+                                kill=kill, kill_at=kill_at, max_seconds=max_seconds, redis_url=redis_url,
+                                model=load_model, redis_fault=redis_fault)
     except ValidationError as err:
         raise typer.BadParameter(err.errors()[0]["msg"]) from None
     result = run_load(settings, log_dir=report / "logs" if report else None, on_event=console.print)

@@ -3,12 +3,13 @@
     report = run_load(LoadSettings(workers=3, conversations=1000, turns=5, kill=True))
 
 Starts a redis-server (or uses `redis_url`) and `workers` processes of `bot.bench.load_worker` (the
-real HTTP app, dialogue manager and Redis store; a scripted model, since this measures serving and
-the shared store, not the model). Then `conversations` clients talk at once, `concurrency` requests
-in flight, each turn to a random worker with its own turn_id; a failed request (connection error,
-5xx, 429) is sent again to another worker with the same turn_id. After `kill_at` of the turns are
-acknowledged one worker is SIGKILLed. At the end every conversation's replies and stored history
-must show each turn applied exactly once and in order.
+real HTTP app, dialogue manager and Redis store; a scripted model by default, since that measures
+serving and the shared store; `model="real"` runs the embedded model and the shipped skills). Then
+`conversations` clients talk at once, `concurrency` requests in flight, each turn to a random worker
+with its own turn_id; a failed request (connection error, 5xx, 429) is sent again to another worker
+with the same turn_id. After `kill_at` of the turns are acknowledged one worker is SIGKILLed, and/or
+redis-server is restarted or paused (`redis_fault`). At the end every conversation's replies and
+stored history must show each turn applied exactly once and in order.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from rich.table import Table
 
-from bot.bench.load_worker import WorkerPool, redis_server
+from bot.bench.load_worker import REAL_TEXTS, START_SECONDS, RedisProcess, WorkerPool
 from bot.store import ConversationStore, StoreSettings, open_store
 from bot.tuning.metrics import percentile
 
@@ -43,6 +44,7 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_BACKOFF_SECONDS = 2.0
 DOWN_SECONDS = 5.0  # a worker that refused a connection is skipped this long, then tried again
 PROBLEMS_KEPT = 20
+REAL_START_SECONDS = 240.0  # workers that each load the model, on a shared CPU
 REPLY_NUMBER = re.compile(r"^turn (\d+)\b")
 
 
@@ -64,17 +66,32 @@ class LoadSettings(BaseModel):
     lock_wait_seconds: float = Field(default=2.0, ge=0)
     request_seconds: float = Field(default=10.0, gt=0)  # one request's timeout
     turn_seconds: float = Field(default=60.0, gt=0)  # how long one turn is retried before giving up
+    model: Literal["scripted", "real"] = "scripted"  # real: the embedded model and the shipped skills
+    # At kill_at, also: SIGKILL redis-server and start it again (its append-only file on), or
+    # SIGSTOP it for pause_seconds (longer than the store's 2 s socket timeout).
+    redis_fault: Literal["none", "restart", "pause"] = "none"
+    pause_seconds: float = Field(default=3.0, gt=0)
 
     @model_validator(mode="after")
-    def _killable(self) -> LoadSettings:
+    def _possible(self) -> LoadSettings:
         if self.kill and self.workers < 2:
             raise ValueError("killing a worker needs at least 2 workers (the clients retry on the others)")
+        if self.redis_fault != "none" and self.redis_url:
+            raise ValueError("--redis-fault restarts or pauses the redis-server the test starts; drop --redis-url")
+        if self.model == "real" and self.turns > len(REAL_TEXTS):
+            raise ValueError(f"--model real sends at most {len(REAL_TEXTS)} turns per conversation")
         return self
 
     def command(self) -> str:
         kill = "--kill" if self.kill else "--no-kill"
+        extra = "".join(f" --{name.replace('_', '-')} {value}" for name, value, default in (
+            ("model", self.model, "scripted"), ("redis_fault", self.redis_fault, "none")) if value != default)
         return (f"bot bench load --workers {self.workers} --conversations {self.conversations} --turns "
-                f"{self.turns} --concurrency {self.concurrency} {kill} --max-seconds {self.max_seconds:g}")
+                f"{self.turns} --concurrency {self.concurrency} {kill} --max-seconds {self.max_seconds:g}{extra}")
+
+    def text(self, cid: str, number: int) -> str:
+        """What turn `number` of conversation `cid` says (distinct within the conversation)."""
+        return REAL_TEXTS[number - 1] if self.model == "real" else f"turn {number} of {cid}"
 
 
 class LoadReport(BaseModel):
@@ -153,28 +170,33 @@ def run_load(settings: LoadSettings, *, log_dir: Path | None = None,
     with ExitStack() as stack:
         logs = log_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bot-load-")))
         logs.mkdir(parents=True, exist_ok=True)
-        url = settings.redis_url or stack.enter_context(redis_server(logs))
+        redis = None if settings.redis_url else RedisProcess(logs, durable=settings.redis_fault == "restart")
+        if redis is not None:
+            stack.callback(redis.stop)
+        url = settings.redis_url or redis.url  # type: ignore[union-attr]
         prefix = f"load-{uuid.uuid4().hex[:10]}:"
         options = ["--history-turns", str(settings.turns), "--lock-timeout", str(settings.lock_timeout_seconds),
-                   "--lock-wait", str(settings.lock_wait_seconds)]
+                   "--lock-wait", str(settings.lock_wait_seconds), "--model", settings.model]
         pool = WorkerPool(settings.workers, url, prefix, logs, options=options)
         stack.callback(pool.close)
-        pool.wait_ready()
+        pool.wait_ready(REAL_START_SECONDS if settings.model == "real" else START_SECONDS)
         on_event(f"{settings.workers} workers ready on ports {', '.join(map(str, pool.ports))} (logs in {logs})")
-        driver = Driver(settings, pool, on_event)
+        driver = Driver(settings, pool, on_event, redis)
         conversations = asyncio.run(driver.run())
         redelivered = {"repeated": pool.count_in_logs("delivered again; repeating its reply"),
                        "unanswered": pool.count_in_logs("was delivered before but never answered")}
         store = stack.enter_context(open_store(StoreSettings(kind="redis", url=url, key_prefix=prefix)))
-        verdict = verify(conversations, store)
+        verdict = verify(conversations, store, numbered=settings.model == "scripted")
     return _report(settings, driver, conversations, verdict, redelivered, time.monotonic() - started)
 
 
 class Driver:
     """The clients: every conversation sends its turns in order; requests share `concurrency` slots."""
 
-    def __init__(self, settings: LoadSettings, pool: WorkerPool, on_event: Callable[[str], None]) -> None:
-        self.settings, self.pool, self.on_event = settings, pool, on_event
+    def __init__(self, settings: LoadSettings, pool: WorkerPool, on_event: Callable[[str], None],
+                 redis: RedisProcess | None = None) -> None:
+        self.settings, self.pool, self.on_event, self.redis = settings, pool, on_event, redis
+        self.faulted = False
         self.rng = random.Random(settings.seed)
         self.down_until = {url: 0.0 for url in pool.urls}
         self.acknowledged = 0
@@ -200,7 +222,7 @@ class Driver:
         return dict(zip(ids, logs))
 
     async def _conversation(self, client: httpx.AsyncClient, cid: str) -> list[TurnLog]:
-        turns = [TurnLog(number, f"{cid}-t{number}", f"turn {number} of {cid}")
+        turns = [TurnLog(number, f"{cid}-t{number}", self.settings.text(cid, number))
                  for number in range(1, self.settings.turns + 1)]
         for turn in turns:
             if time.monotonic() > self.deadline:
@@ -266,6 +288,9 @@ class Driver:
 
     def _acknowledged(self) -> None:
         self.acknowledged += 1
+        if self.acknowledged >= self.kill_after and not self.faulted:
+            self.faulted = True
+            self._redis_fault()
         if self.settings.kill and self.killed_port is None and self.acknowledged >= self.kill_after:
             victim = self.rng.randrange(self.settings.workers)
             self.killed_in_flight = self.in_flight[self.pool.urls[victim]]
@@ -274,15 +299,33 @@ class Driver:
                           f"acknowledged turns, with {self.killed_in_flight} requests in flight to it")
 
 
-def verify(conversations: Mapping[str, Sequence[TurnLog]], store: ConversationStore) -> Verdict:
-    """Compare what each client was told with what the store holds for its conversation."""
+    def _redis_fault(self) -> None:
+        """Restart or pause redis-server, off the event loop, while turns are in flight."""
+        loop, redis, fault = asyncio.get_running_loop(), self.redis, self.settings.redis_fault
+        if redis is None or fault == "none":
+            return
+        if fault == "restart":
+            loop.run_in_executor(None, redis.restart)
+            self.on_event(f"redis-server SIGKILLed after {self.acknowledged} acknowledged turns; restarting it")
+        else:
+            redis.pause()
+            loop.call_later(self.settings.pause_seconds, redis.resume)
+            self.on_event(f"redis-server paused (SIGSTOP) for {self.settings.pause_seconds:g} s after "
+                          f"{self.acknowledged} acknowledged turns")
+
+
+def verify(conversations: Mapping[str, Sequence[TurnLog]], store: ConversationStore, *,
+           numbered: bool = True) -> Verdict:
+    """Compare what each client was told with what the store holds for its conversation; `numbered`
+    replies (the scripted model's) must also name their turn's number."""
     verdict = Verdict()
     for cid, turns in conversations.items():
-        _verify_conversation(cid, turns, store, verdict)
+        _verify_conversation(cid, turns, store, verdict, numbered)
     return verdict
 
 
-def _verify_conversation(cid: str, turns: Sequence[TurnLog], store: ConversationStore, verdict: Verdict) -> None:
+def _verify_conversation(cid: str, turns: Sequence[TurnLog], store: ConversationStore, verdict: Verdict,
+                         numbered: bool) -> None:
     state = store.load(f"api:{cid}")  # the HTTP API's conversations live under its channel
     by_text = {turn.text: turn for turn in turns}
     applied = [by_text[entry.text].number if entry.text in by_text else 0
@@ -299,21 +342,21 @@ def _verify_conversation(cid: str, turns: Sequence[TurnLog], store: Conversation
     last_sent = max((turn.number for turn in turns if turn.attempts), default=0)
     for turn in turns:
         if turn.outcome == "acknowledged":
-            _verify_acknowledged(cid, turn, state.replies, applied, verdict)
+            _verify_acknowledged(cid, turn, state.replies, applied, verdict, numbered)
         elif turn.number in applied and turn.number != last_sent:
             verdict.note("mismatched", f"{cid}: turn {turn.number} applied though never acknowledged")
 
 
 def _verify_acknowledged(cid: str, turn: TurnLog, stored: Mapping[str, str], applied: Sequence[int],
-                         verdict: Verdict) -> None:
+                         verdict: Verdict, numbered: bool) -> None:
     if turn.number not in applied:
         verdict.note("lost", f"{cid}: turn {turn.number} was acknowledged ({turn.reply!r}) but is not stored")
     said = REPLY_NUMBER.match(turn.reply or "")
-    if said is None or int(said.group(1)) != turn.number:
+    key = f"api:{turn.turn_id}"  # the API namespaces turn ids by channel, as it does conversation ids
+    if numbered and (said is None or int(said.group(1)) != turn.number):
         verdict.note("mismatched", f"{cid}: turn {turn.number} was answered {turn.reply!r}")
-    elif stored.get(turn.turn_id, turn.reply) != turn.reply:
-        verdict.note("mismatched", f"{cid}: turn {turn.number} was answered {turn.reply!r}, stored "
-                     f"{stored[turn.turn_id]!r}")
+    elif stored.get(key, turn.reply) != turn.reply:
+        verdict.note("mismatched", f"{cid}: turn {turn.number} was answered {turn.reply!r}, stored {stored[key]!r}")
 
 
 def _report(settings: LoadSettings, driver: Driver, conversations: Mapping[str, Sequence[TurnLog]],
@@ -352,7 +395,8 @@ def _rows(report: LoadReport) -> list[tuple[str, str]]:
         ("retries answered from the store / applied now", f"{report.repeated} / {report.unanswered}"),
         ("lost / duplicated / reordered", f"{report.lost} / {report.duplicated} / {report.reordered}"),
         ("mismatched / failed / unfinished", f"{report.mismatched} / {report.failed} / {report.unfinished}"),
-        ("throughput", f"{report.throughput:,.0f} turns/s"),
+        ("throughput", f"{report.throughput:,.0f} turns/s" if report.throughput >= 10
+                       else f"{report.throughput:.2f} turns/s"),
         ("turn latency p50 / p95 / max", f"{report.p50_ms:.0f} / {report.p95_ms:.0f} / {report.max_ms:.0f} ms"),
         ("wall time (driving)", f"{report.wall_seconds:.1f} s ({report.drive_seconds:.1f} s)"),
         ("result", ("PASSED" if report.passed else "FAILED") + ("" if report.complete else " (incomplete)")),

@@ -30,7 +30,8 @@ from bot.errors import BotError
 from bot.store import StoreSettings, StoreUnavailable, open_store
 from bot.types import ConversationState, Frame
 
-__all__ = ["LOAD_SKILL", "WorkerPool", "build_manager", "count_turn", "free_port", "main", "redis_server"]
+__all__ = ["LOAD_SKILL", "REAL_TEXTS", "RedisProcess", "WorkerPool", "build_manager", "count_turn", "free_port",
+           "main", "redis_server"]
 
 START_SECONDS = 30.0  # three cold Python processes on a busy 2-core machine take a few seconds
 
@@ -39,6 +40,9 @@ LOAD_SKILL = SkillConfig.model_validate({
     "slots": [{"name": "sent"}],
     "intents": [{"name": "count", "action": "bot.bench.load_worker:count_turn"}]})
 RULES = [Rule(r"^turn (?P<sent>\d+)\b", "load", "count")]
+# What a conversation says to the real model and the shipped skills (`--model real`), in order.
+REAL_TEXTS = ("set an alarm for 7 am", "what is the weather in london", "play some jazz",
+              "what is on my calendar tomorrow", "cancel my alarm", "will it rain in paris")
 
 
 def count_turn(frame: Frame, state: ConversationState) -> str:
@@ -56,6 +60,16 @@ def build_manager(redis_url: str, key_prefix: str, *, history_turns: int = 6, lo
                            history_turns=history_turns)
 
 
+def build_real_bot(redis_url: str, key_prefix: str, *, lock_timeout_seconds: float, lock_wait_seconds: float):
+    """The bot `bot serve` runs (embedded model, shipped skills, router) on this run's Redis keys."""
+    from bot.app import Bot
+    from bot.config.settings import DEFAULT_CONFIG, load_settings
+
+    store = open_store(StoreSettings(kind="redis", url=redis_url, key_prefix=key_prefix, expiry_seconds=3600,
+                                     lock_timeout_seconds=lock_timeout_seconds, lock_wait_seconds=lock_wait_seconds))
+    return Bot.from_settings(load_settings(DEFAULT_CONFIG), store=store)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Serve until killed (the load driver SIGTERMs it, or SIGKILLs it to test a crash)."""
     import uvicorn
@@ -66,8 +80,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format=f"worker {args.port}: %(levelname)s %(name)s: %(message)s")
     logging.getLogger("bot.dialogue").setLevel(logging.INFO)  # redelivered turns: the driver counts them
-    manager = build_manager(args.redis_url, args.key_prefix, history_turns=args.history_turns,
-                            lock_timeout_seconds=args.lock_timeout, lock_wait_seconds=args.lock_wait)
+    if args.model == "real":
+        manager = build_real_bot(args.redis_url, args.key_prefix, lock_timeout_seconds=args.lock_timeout,
+                                 lock_wait_seconds=args.lock_wait)
+    else:
+        manager = build_manager(args.redis_url, args.key_prefix, history_turns=args.history_turns,
+                                lock_timeout_seconds=args.lock_timeout, lock_wait_seconds=args.lock_wait)
     # Retries count towards the per-conversation limit; the load test is no abuse to throttle.
     # The driver is one client (127.0.0.1): its per-client limit is lifted likewise.
     settings = ServerConfig(host="127.0.0.1", port=args.port, threads=args.threads,
@@ -86,6 +104,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--lock-timeout", type=float, default=5.0, help="seconds a dead holder's lock lasts")
     parser.add_argument("--lock-wait", type=float, default=2.0, help="seconds a turn waits for the lock")
     parser.add_argument("--threads", type=int, default=4, help="turns answered at once")
+    parser.add_argument("--model", choices=["scripted", "real"], default="scripted",
+                        help="scripted rules, or the embedded model with the shipped skills")
     return parser
 
 
@@ -106,23 +126,66 @@ def _wait(condition: Callable[[], bool], seconds: float, what: str, log_path: Pa
 
 
 @contextmanager
-def redis_server(log_dir: Path) -> Iterator[str]:
-    """A throwaway redis-server on a free loopback port (no persistence); yields its URL."""
-    exe = shutil.which("redis-server")
-    if exe is None:
-        raise BotError("redis-server is not installed\n  fix: apt-get install redis-server (or `make redis`), "
-                       "or pass --redis-url to use a running Redis")
-    port, log_path = free_port(), log_dir / "redis.log"
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                   "--appendonly", "no"], stdout=log, stderr=subprocess.STDOUT)
-    url = f"redis://127.0.0.1:{port}/0"
+def redis_server(log_dir: Path, *, durable: bool = False) -> Iterator[str]:
+    """A throwaway redis-server on a free loopback port (no persistence unless `durable`); yields its URL."""
+    server = RedisProcess(log_dir, durable=durable)
     try:
-        _wait(lambda: server.poll() is None and _redis_answers(url), START_SECONDS, "redis-server", log_path)
-        yield url
+        yield server.url
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        server.stop()
+
+
+class RedisProcess:
+    """A redis-server this process owns, which the fault scenarios restart and pause.
+
+    `durable` turns on the append-only file with a sync per write, so a restart (even after SIGKILL)
+    keeps every write Redis acknowledged, as a production Redis configured for it would.
+    """
+
+    def __init__(self, log_dir: Path, *, durable: bool = False) -> None:
+        self.exe = shutil.which("redis-server")
+        if self.exe is None:
+            raise BotError("redis-server is not installed\n  fix: apt-get install redis-server (or `make redis`), "
+                           "or pass --redis-url to use a running Redis")
+        self.port, self.log_path, self.log_dir, self.durable = free_port(), log_dir / "redis.log", log_dir, durable
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        persistence = (["--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.log_dir)]
+                       if self.durable else ["--appendonly", "no"])
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen([self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                             *persistence], stdout=log, stderr=subprocess.STDOUT)
+        process = self.process
+        _wait(lambda: process.poll() is None and _redis_answers(self.url), START_SECONDS, "redis-server",
+              self.log_path)
+
+    def restart(self, down_seconds: float = 1.0) -> None:
+        """SIGKILL the server, stay down `down_seconds`, start it again on the same port."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        time.sleep(down_seconds)
+        self.start()
+
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open and nothing answers (a hung Redis)."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.resume()
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        self.process = None
 
 
 def _redis_answers(url: str) -> bool:
@@ -153,7 +216,7 @@ class WorkerPool:
     def urls(self) -> list[str]:
         return [f"http://127.0.0.1:{port}" for port in self.ports]
 
-    def wait_ready(self, seconds: float = START_SECONDS) -> None:
+    def wait_ready(self, seconds: float = START_SECONDS) -> None:  # noqa: D401 - several workers load at once
         """Block until every worker answers GET /readyz with 200; a worker that exits is an error."""
         import httpx
 

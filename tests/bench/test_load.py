@@ -32,7 +32,7 @@ def stored(store: MemoryStore, cid: str, numbers: list[int]) -> None:
     """The conversation as the store would hold it after applying these turns, in this order."""
     history = [entry for number in numbers for entry in (
         HistoryEntry(role="user", text=f"turn {number} of {cid}"), HistoryEntry(role="bot", text=f"turn {number}"))]
-    replies = {f"{cid}-t{number}": f"turn {number}" for number in numbers}
+    replies = {f"api:{cid}-t{number}": f"turn {number}" for number in numbers}
     store.save(ConversationState(conversation_id=f"api:{cid}", history=history, turns=len(numbers),
                                  replies=replies))  # the API's conversations live under its channel
 
@@ -115,3 +115,20 @@ def test_three_workers_lose_no_acknowledged_turn_when_one_is_killed(redis_instal
     assert "| lost / duplicated / reordered | 0 / 0 / 0 |" in (tmp_path / "load.md").read_text()
     assert json.loads((tmp_path / "load.json").read_text())["command"].startswith("bot bench load --workers 3")
     assert len(list((tmp_path / "logs").glob("worker-*.log"))) == 3
+
+
+@pytest.mark.parametrize("fault", ["restart", "pause"])
+def test_two_workers_lose_nothing_when_redis_restarts_or_pauses(redis_installed: None, tmp_path: Path,
+                                                                fault: str) -> None:
+    """restart: SIGKILL redis-server and start it again (append-only file on); pause: SIGSTOP it for
+    3 s, longer than the store's 2 s socket timeout. Turns meanwhile get 503 and are resent."""
+    result = CliRunner().invoke(app, ["bench", "load", "--workers", "2", "--conversations", "20", "--turns", "4",
+                                      "--concurrency", "8", "--no-kill", "--kill-at", "0.4", "--redis-fault", fault,
+                                      "--max-seconds", "60", "--report", str(tmp_path)])
+
+    assert result.exit_code == 0, result.output
+    report = LoadReport.model_validate_json((tmp_path / "load.json").read_text())
+    assert report.passed and report.complete and report.problems == []
+    assert report.lost == report.duplicated == report.reordered == report.mismatched == 0
+    assert report.retry_causes.get("503", 0) >= 1  # the outage was seen, and survived
+    assert report.command.endswith(f"--redis-fault {fault}")
