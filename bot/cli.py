@@ -15,7 +15,7 @@ from rich.console import Console
 
 from bot.config import PromptMode
 from bot.config.settings import BotSettings, load_settings
-from bot.errors import BotError
+from bot.errors import BotError, ConfigError
 
 app = typer.Typer(help="One frozen LLM, one small learned table per skill.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -151,8 +151,12 @@ def skills(model: ModelOption = None, config: ConfigOption = None) -> None:
     router_dir = settings.skills_dir / ROUTER_DIR
     warnings = []
     for skill in found + ([load_skill(router_dir)] if router_dir.is_dir() else []):
-        table.add_row(*_skill_row(skill))
-        dev = _dev_of(skill)
+        try:
+            dev = _dev_of(skill)
+        except ConfigError as err:  # a stale or damaged table: still list the skill, and say what to do
+            dev = None
+            warnings.append(f"{skill.name}: {err}")
+        table.add_row(*_skill_row(skill, dev))
         if dev is not None and dev.warning:
             warnings.append(f"{skill.name}: {dev.warning}")
     Console().print(table)
@@ -166,8 +170,7 @@ def _dev_of(skill):
     return read_manifest(skill.table_dir).dev if (skill.table_dir / MANIFEST).is_file() else None
 
 
-def _skill_row(skill) -> list[str]:
-    dev = _dev_of(skill)
+def _skill_row(skill, dev) -> list[str]:
     pct = lambda value: f"{value:.1%}" if isinstance(value, float) else "-"
     count = sum(1 for line in skill.examples_path.open() if line.strip()) if skill.examples_path.is_file() else 0
     frame = pct(dev.frame_accuracy) if dev else "-"

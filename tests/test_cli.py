@@ -299,3 +299,19 @@ def test_serve_and_chat_build_their_bot_through_the_composition_root(monkeypatch
     assert served.settings.fallback_reply == chatted.fallback_reply == "none of mine"
     assert served.reply("c1", "wake me up at 7 am").skill == "alarms"
     served.close()
+
+
+def test_skills_lists_a_skill_with_a_damaged_table_and_says_what_to_do(in_workspace, monkeypatch, capsys):
+    ok(invoke("new", "demo", "--data", str(write_data(in_workspace))))
+    (in_workspace / "skills" / "demo" / "table").mkdir()
+    (in_workspace / "skills" / "demo" / "table" / "manifest.json").write_text("{not json")
+    monkeypatch.setenv("COLUMNS", "200")
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "argv", ["bot", "skills"])
+    with pytest.raises(SystemExit) as caught:
+        main()
+    assert caught.value.code == 0
+    captured = capsys.readouterr()
+    rows = [line.split("│")[1].strip() for line in captured.out.splitlines() if line.count("│") > 2]
+    assert rows == ["demo"]
+    assert " ".join(captured.err.split()).startswith("warning: demo: skills/demo/table/manifest.json")
