@@ -96,3 +96,15 @@ def test_the_api_cannot_reach_another_channels_conversation() -> None:
     assert reply.status_code == 200 and reply.json()["conversation_id"] == "slack:T1:C1:100.1"
     assert store.load("slack:T1:C1:100.1").turns == 0  # the Slack thread is untouched
     assert store.load("api:slack:T1:C1:100.1").turns == 1
+
+
+def test_an_unreachable_store_refuses_the_turn_with_503_instead_of_skipping_the_limit() -> None:
+    from bot.store import RedisStore, StoreSettings
+
+    dead = RedisStore(StoreSettings(kind="redis", url="redis://:pw@127.0.0.1:1/0", socket_timeout_seconds=0.3))
+    with TestClient(create_app(make_manager(dead), ServerConfig())) as client:
+        refused = client.post(URL.format("d1"), json={"text": "tell a joke"})
+
+    error = refused.json()["error"]
+    assert (refused.status_code, error["code"], refused.headers["Retry-After"]) == (503, "store_unavailable", "1")
+    assert "pw" not in refused.text

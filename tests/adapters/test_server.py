@@ -79,6 +79,18 @@ def test_bot_serve_passes_host_port_and_socket_mode(monkeypatch: pytest.MonkeyPa
     assert settings.max_message_chars == ServerConfig().max_message_chars
 
 
+def test_bot_serve_passes_allow_unauthenticated(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list = []
+    monkeypatch.setattr("bot.adapters.server.serve",
+                        lambda build, settings, **options: calls.append(settings))
+
+    plain = CliRunner().invoke(app, ["serve"])
+    allowed = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--allow-unauthenticated"])
+
+    assert plain.exit_code == allowed.exit_code == 0, plain.output + allowed.output
+    assert [settings.allow_unauthenticated for settings in calls] == [False, True]
+
+
 def test_server_settings_come_from_the_config_file(tmp_path) -> None:
     from bot.config.settings import load_settings
 
