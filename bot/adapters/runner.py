@@ -21,6 +21,7 @@ from bot.types import Reply, Turn
 __all__ = ["NotReady", "QueueFull", "TurnHandler", "TurnRunner", "word_pieces"]
 
 log = logging.getLogger("bot.adapters")
+SLOT_POLL_SECONDS = 0.005  # how often a queued turn looks for a free thread
 T = TypeVar("T")
 
 
@@ -59,7 +60,9 @@ class TurnRunner:
             raise ValueError("give exactly one of a handler or a build function (not both)")
         self._handler, self._build = handler, build
         self._threads, self.queue_size = threads, queue_size
-        self._admitted = 0  # turns submitted and not yet finished or dropped
+        self._admitted = 0  # turns admitted and not yet finished or dropped
+        self._running = 0  # of those, turns a thread has taken
+        self._abandoned = 0  # of those, turns whose client went away while they ran
         self._count_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None  # made on first use, so a closed runner can reopen
         self.error: BaseException | None = None
@@ -100,12 +103,17 @@ class TurnRunner:
     @property
     def full(self) -> bool:
         """True when a new turn would be refused with QueueFull."""
-        return self.queue_size is not None and self._admitted >= self._threads + self.queue_size
+        return self.queue_size is not None and self.waiting >= self.queue_size
 
     @property
     def waiting(self) -> int:
-        """Turns admitted beyond the busy threads (0 while a thread is free)."""
-        return max(self._admitted - self._threads, 0)
+        """Turns admitted that no thread has taken yet."""
+        return self._admitted - self._running
+
+    def _has_thread(self) -> bool:
+        # A turn whose client hung up while it ran keeps its thread, and lends the queue a spare one
+        # (at most `threads` spares): abandoned work never holds up a live client's turn.
+        return self._running < self._threads + min(self._abandoned, self._threads)
 
     async def run(self, turn: Turn) -> Reply:
         """The manager's reply to `turn`; raises NotReady while the manager is being built and
@@ -115,21 +123,35 @@ class TurnRunner:
             if self.full:
                 raise QueueFull(self.waiting)
             self._admitted += 1
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="bot-turn")
-        future = self._pool.submit(handler.handle, turn)
-        future.add_done_callback(self._finished)  # also called when a cancel drops it unstarted
         try:
-            return await asyncio.wrap_future(future)
+            while not self._has_thread():
+                await asyncio.sleep(SLOT_POLL_SECONDS)
         except asyncio.CancelledError:
-            if future.cancelled():
-                log.info("conversation %r: turn dropped before it started (its client went away)",
-                         turn.conversation_id)
+            self._count(admitted=-1)
+            log.info("conversation %r: turn dropped before it started (its client went away)", turn.conversation_id)
+            raise
+        self._count(running=+1)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self._threads * 2, thread_name_prefix="bot-turn")
+        future = self._pool.submit(handler.handle, turn)
+        abandoned: list[bool] = []  # set once, under the lock, if its client goes away first
+        future.add_done_callback(lambda _: self._count(admitted=-1, running=-1, abandoned=-len(abandoned)))
+        try:
+            return await asyncio.shield(asyncio.wrap_future(future))
+        except asyncio.CancelledError:
+            with self._count_lock:
+                if not future.done():
+                    abandoned.append(True)
+                    self._abandoned += 1
+            log.info("conversation %r: its client went away while the turn ran; it finishes on its own "
+                     "thread and a spare thread serves the queue", turn.conversation_id)
             raise
 
-    def _finished(self, _future: object) -> None:
+    def _count(self, *, admitted: int = 0, running: int = 0, abandoned: int = 0) -> None:
         with self._count_lock:
-            self._admitted -= 1
+            self._admitted += admitted
+            self._running += running
+            self._abandoned += abandoned
 
     async def seen(self, key: str, ttl_seconds: int) -> bool:
         """Mark `key` in the manager's store; True if some worker marked it before."""

@@ -108,3 +108,35 @@ def test_an_unreachable_store_refuses_the_turn_with_503_instead_of_skipping_the_
     error = refused.json()["error"]
     assert (refused.status_code, error["code"], refused.headers["Retry-After"]) == (503, "store_unavailable", "1")
     assert "pw" not in refused.text
+
+
+class SlowOnRequest:
+    """The real manager; turns saying "slow" wait for `release` (a long read, under control)."""
+
+    def __init__(self) -> None:
+        self.manager = make_manager()
+        self.store = self.manager.store
+        self.release, self.slow_started = threading.Event(), threading.Semaphore(0)
+
+    def handle(self, turn):
+        if "slow" in turn.text:
+            self.slow_started.release()
+            self.release.wait(10)
+        return self.manager.handle(turn)
+
+
+def test_four_hung_up_slow_turns_do_not_delay_a_fresh_turn() -> None:
+    handler = SlowOnRequest()
+    app = create_app(handler, ServerConfig(threads=4))
+    with running(app) as base, httpx.Client(base_url=base, timeout=10) as http:
+        for number in range(4):  # four long turns fill the four threads; their clients give up
+            with pytest.raises(httpx.ReadTimeout), httpx.Client(base_url=base, timeout=0.5) as impatient:
+                impatient.post(URL.format(f"s{number}"), json={"text": "tell a slow joke"})
+        for _ in range(4):
+            assert handler.slow_started.acquire(timeout=5)
+        started = time.perf_counter()
+        fresh = http.post(URL.format("fresh"), json={"text": "set an alarm for 7 am"})
+        waited = time.perf_counter() - started
+        handler.release.set()
+
+    assert fresh.json()["text"] == "Alarm set for 7 am." and waited < 1.0
