@@ -19,14 +19,12 @@ import math
 import os
 import platform
 import random
-import re
 import tempfile
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -34,8 +32,9 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from rich.table import Table
 
+from bot.bench.load_check import TurnLog, Verdict, verify
 from bot.bench.load_worker import REAL_TEXTS, START_SECONDS, RedisProcess, WorkerPool
-from bot.store import ConversationStore, StoreSettings, open_store
+from bot.store import StoreSettings, open_store
 from bot.tuning.metrics import percentile
 
 __all__ = ["LoadReport", "LoadSettings", "load_table", "run_load", "verify", "write_load_report"]
@@ -43,9 +42,7 @@ __all__ = ["LoadReport", "LoadSettings", "load_table", "run_load", "verify", "wr
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_BACKOFF_SECONDS = 2.0
 DOWN_SECONDS = 5.0  # a worker that refused a connection is skipped this long, then tried again
-PROBLEMS_KEPT = 20
 REAL_START_SECONDS = 240.0  # workers that each load the model, on a shared CPU
-REPLY_NUMBER = re.compile(r"^turn (\d+)\b")
 
 
 class LoadSettings(BaseModel):
@@ -133,34 +130,6 @@ class LoadReport(BaseModel):
     @property
     def complete(self) -> bool:
         return self.unfinished == 0 and self.acknowledged == self.settings.conversations * self.settings.turns
-
-
-@dataclass
-class TurnLog:
-    """One turn as its client saw it."""
-
-    number: int
-    turn_id: str
-    text: str
-    attempts: int = 0
-    causes: list[str] = field(default_factory=list)
-    outcome: Literal["acknowledged", "failed", "unfinished"] = "unfinished"
-    reply: str | None = None
-    seconds: float = 0.0  # first request sent to acknowledgement, retries included
-
-
-@dataclass
-class Verdict:
-    lost: int = 0
-    duplicated: int = 0
-    reordered: int = 0
-    mismatched: int = 0
-    problems: list[str] = field(default_factory=list)
-
-    def note(self, kind: str, problem: str) -> None:
-        setattr(self, kind, getattr(self, kind) + 1)
-        if len(self.problems) < PROBLEMS_KEPT:
-            self.problems.append(f"{kind}: {problem}")
 
 
 def run_load(settings: LoadSettings, *, log_dir: Path | None = None,
@@ -312,51 +281,6 @@ class Driver:
             loop.call_later(self.settings.pause_seconds, redis.resume)
             self.on_event(f"redis-server paused (SIGSTOP) for {self.settings.pause_seconds:g} s after "
                           f"{self.acknowledged} acknowledged turns")
-
-
-def verify(conversations: Mapping[str, Sequence[TurnLog]], store: ConversationStore, *,
-           numbered: bool = True) -> Verdict:
-    """Compare what each client was told with what the store holds for its conversation; `numbered`
-    replies (the scripted model's) must also name their turn's number."""
-    verdict = Verdict()
-    for cid, turns in conversations.items():
-        _verify_conversation(cid, turns, store, verdict, numbered)
-    return verdict
-
-
-def _verify_conversation(cid: str, turns: Sequence[TurnLog], store: ConversationStore, verdict: Verdict,
-                         numbered: bool) -> None:
-    state = store.load(f"api:{cid}")  # the HTTP API's conversations live under its channel
-    by_text = {turn.text: turn for turn in turns}
-    applied = [by_text[entry.text].number if entry.text in by_text else 0
-               for entry in state.history if entry.role == "user"]
-    if 0 in applied or state.turns != len(applied):
-        verdict.note("mismatched", f"{cid}: stored turns {state.turns}, history {applied} (0: a text never sent)")
-    for number, count in Counter(applied).items():
-        for _ in range(count - 1):
-            verdict.note("duplicated", f"{cid}: turn {number} applied {count} times")
-    unique = list(dict.fromkeys(applied))
-    for before, after in zip(unique, unique[1:]):
-        if after < before:
-            verdict.note("reordered", f"{cid}: turn {after} applied after turn {before}")
-    last_sent = max((turn.number for turn in turns if turn.attempts), default=0)
-    for turn in turns:
-        if turn.outcome == "acknowledged":
-            _verify_acknowledged(cid, turn, state.replies, applied, verdict, numbered)
-        elif turn.number in applied and turn.number != last_sent:
-            verdict.note("mismatched", f"{cid}: turn {turn.number} applied though never acknowledged")
-
-
-def _verify_acknowledged(cid: str, turn: TurnLog, stored: Mapping[str, str], applied: Sequence[int],
-                         verdict: Verdict, numbered: bool) -> None:
-    if turn.number not in applied:
-        verdict.note("lost", f"{cid}: turn {turn.number} was acknowledged ({turn.reply!r}) but is not stored")
-    said = REPLY_NUMBER.match(turn.reply or "")
-    key = f"api:{turn.turn_id}"  # the API namespaces turn ids by channel, as it does conversation ids
-    if numbered and (said is None or int(said.group(1)) != turn.number):
-        verdict.note("mismatched", f"{cid}: turn {turn.number} was answered {turn.reply!r}")
-    elif stored.get(key, turn.reply) != turn.reply:
-        verdict.note("mismatched", f"{cid}: turn {turn.number} was answered {turn.reply!r}, stored {stored[key]!r}")
 
 
 def _report(settings: LoadSettings, driver: Driver, conversations: Mapping[str, Sequence[TurnLog]],
