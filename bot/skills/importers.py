@@ -8,20 +8,18 @@ so a new format is one new entry, not a new branch. Import keeps the data as pub
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from bot.config.skill import NAME_PATTERN
 from bot.errors import DataError
 from bot.skills.examples import load_examples, text_key
-from bot.skills.labels import checked_name, intent_name, utf8_text
+from bot.skills.import_common import (DEFAULT_SPLIT, ImportStats, first_line, has_leaf_child, intent_of, keep_first,
+                                      no_split, read_lines, split_folder, words)
+from bot.skills.import_csv import is_hwu, is_plain_csv, parse_annotation, read_hwu, read_plain_csv
+from bot.skills.labels import checked_name, utf8_text
 from bot.types import Example
 
 __all__ = [
@@ -37,31 +35,6 @@ __all__ = [
 ]
 
 JOINTBERT_FILES = ("seq.in", "seq.out", "label")
-HWU_COLUMNS = ("scenario", "intent", "answer_annotation")
-DEFAULT_SPLIT = "train"
-MAX_NOTES = 20
-
-
-@dataclass
-class ImportStats:
-    """What an import did: records read, records skipped, slot values dropped, and why."""
-
-    read: int = 0
-    skipped: int = 0
-    dropped_duplicate_slots: int = 0
-    combined_intents: int = 0  # multi-intent labels (a#b) kept as one intent a_and_b
-    notes: list[str] = field(default_factory=list)
-
-    def note(self, text: str) -> None:
-        """Keep a note, up to MAX_NOTES of them (then one line says how many were left out)."""
-        if len(self.notes) < MAX_NOTES:
-            self.notes.append(text)
-        elif len(self.notes) == MAX_NOTES:
-            self.notes.append("(further notes left out)")
-
-    def skip(self, reason: str) -> None:
-        self.skipped += 1
-        self.note(f"skipped {reason}")
 
 
 Reader = Callable[[Path, str | None, ImportStats], list[Example]]
@@ -131,64 +104,6 @@ def schema_from_examples(examples: Iterable[Example]) -> tuple[list[str], list[s
     return sorted(intents), sorted(slots)
 
 
-# ---------------------------------------------------------------- shared helpers
-
-
-def _words(text: str) -> str:
-    """Whitespace normalised to single spaces: slot values are matched word by word."""
-    return " ".join(text.split())
-
-
-def _no_split(path: Path, split: str | None) -> None:
-    if split is not None:
-        raise DataError(path, f"this data set has no splits, but split '{split}' was asked for",
-                        fix="leave out the split")
-
-
-def _first_line(path: Path) -> str:
-    try:
-        with path.open(encoding="utf-8", newline="") as handle:
-            return handle.readline().strip().lstrip("\ufeff")
-    except (OSError, UnicodeDecodeError):
-        return ""
-
-
-def _read_lines(path: Path) -> list[str]:
-    """Lines of a UTF-8 file, split on newlines only (not on other Unicode line breaks)."""
-    if not path.is_file():
-        raise DataError(path, "file not found", fix="check the data set folder")
-    lines = utf8_text(path).split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [line.rstrip("\r") for line in lines]
-
-
-def _split_folder(path: Path, split: str | None, is_leaf: Callable[[Path], bool]) -> Path:
-    """The folder holding the data: `path` itself, or its subfolder named by `split`."""
-    if is_leaf(path):
-        _no_split(path, split)
-        return path
-    chosen = path / (split or DEFAULT_SPLIT)
-    if not is_leaf(chosen):
-        available = sorted(p.name for p in path.iterdir() if is_leaf(p))
-        raise DataError(path, f"no split '{chosen.name}' here",
-                        fix=f"use split= one of: {', '.join(available) or '(none found)'}")
-    return chosen
-
-
-def _has_leaf_child(path: Path, is_leaf: Callable[[Path], bool]) -> bool:
-    return path.is_dir() and any(is_leaf(child) for child in path.iterdir())
-
-
-def _keep_first(pairs: Sequence[tuple[str, str]], stats: ImportStats) -> dict[str, str]:
-    """Slot name -> value, keeping the first value of a name that occurs twice."""
-    slots: dict[str, str] = {}
-    for name, value in pairs:
-        slots.setdefault(name, value)
-    stats.dropped_duplicate_slots += len(pairs) - len(slots)
-    return slots
-
-
 # ---------------------------------------------------------------- skill JSONL
 
 
@@ -197,7 +112,7 @@ def _is_jsonl(path: Path) -> bool:
 
 
 def _read_jsonl(path: Path, split: str | None, stats: ImportStats) -> list[Example]:
-    _no_split(path, split)
+    no_split(path, split)
     examples = load_examples(path)
     stats.read += len(examples)
     return examples
@@ -211,12 +126,12 @@ def _is_jointbert_leaf(path: Path) -> bool:
 
 
 def _is_jointbert(path: Path) -> bool:
-    return _is_jointbert_leaf(path) or _has_leaf_child(path, _is_jointbert_leaf)
+    return _is_jointbert_leaf(path) or has_leaf_child(path, _is_jointbert_leaf)
 
 
 def _read_jointbert(path: Path, split: str | None, stats: ImportStats) -> list[Example]:
-    folder = _split_folder(path, split, _is_jointbert_leaf)
-    columns = [_read_lines(folder / name) for name in JOINTBERT_FILES]
+    folder = split_folder(path, split, _is_jointbert_leaf)
+    columns = [read_lines(folder / name) for name in JOINTBERT_FILES]
     _check_same_length(folder, columns)
     examples: list[Example] = []
     for number, (words, tags, label) in enumerate(zip(*columns), start=1):
@@ -247,17 +162,8 @@ def _jointbert_example(folder: Path, number: int, line_in: str, line_out: str, l
     if not intent:
         raise DataError(folder / "label", "no intent label", line=number,
                         fix="write the utterance's intent on this line")
-    return Example(text=" ".join(words), intent=_intent(intent, folder / "label", number, stats),
-                   slots=_keep_first(pairs, stats))
-
-
-def _intent(label: str, path: Path, line: int | None, stats: ImportStats, *, field: str = "intent") -> str:
-    name, combined = intent_name(label, path, line, field=field)
-    if combined:
-        stats.combined_intents += 1
-        if stats.combined_intents == 1:
-            stats.note(f"{path}:{line}: multi-intent label {label!r} kept as one intent {name!r}")
-    return name
+    return Example(text=" ".join(words), intent=intent_of(intent, folder / "label", number, stats),
+                   slots=keep_first(pairs, stats))
 
 
 def _tagged_slots(path: Path, number: int, words: list[str], tags: list[str]
@@ -299,125 +205,11 @@ def bio_to_slots(words: Sequence[str], tags: Sequence[str]) -> list[tuple[str, s
     return [(name, " ".join(span)) for name, span in spans]
 
 
-# ---------------------------------------------------------------- HWU64 CSV
-
-
-def _hwu_header(path: Path) -> bool:
-    if path.suffix != ".csv" or not path.is_file():
-        return False
-    columns = _first_line(path).split(";")
-    return all(name in columns for name in HWU_COLUMNS)
-
-
-def _is_hwu_leaf(path: Path) -> bool:
-    return path.is_dir() and any(_hwu_header(child) for child in path.glob("*.csv"))
-
-
-def _is_hwu(path: Path) -> bool:
-    if path.is_file():
-        return _hwu_header(path)
-    return _is_hwu_leaf(path) or _has_leaf_child(path, _is_hwu_leaf)
-
-
-def _read_hwu(path: Path, split: str | None, stats: ImportStats) -> list[Example]:
-    if path.is_file():
-        _no_split(path, split)
-        return _read_hwu_file(path, stats)
-    folder = _split_folder(path, split, _is_hwu_leaf)
-    examples: list[Example] = []
-    for csv_path in sorted(folder.glob("*.csv")):
-        if _hwu_header(csv_path):
-            examples.extend(_read_hwu_file(csv_path, stats))
-        else:
-            stats.note(f"{csv_path}: no HWU64 header, file left out")
-    return examples
-
-
-def _read_hwu_file(path: Path, stats: ImportStats) -> list[Example]:
-    examples: list[Example] = []
-    rows = csv.DictReader(io.StringIO(utf8_text(path), newline=""), delimiter=";")
-    with _csv_errors(path, rows):
-        for row in rows:
-            stats.read += 1
-            example = _hwu_example(row, stats, path, rows.line_num)
-            if example is not None:
-                examples.append(example)
-    return examples
-
-
-@contextmanager
-def _csv_errors(path: Path, rows: Any) -> Iterator[None]:
-    """A CSV the csv module cannot parse (a NUL byte, a field over its size limit) names its line."""
-    try:
-        yield
-    except csv.Error as err:
-        raise DataError(path, f"not readable as CSV: {err}", line=rows.line_num or None,
-                        fix="check the quoting on this line (a stray quote or a NUL byte)") from None
-
-
-def _hwu_example(row: dict, stats: ImportStats, path: Path, line: int) -> Example | None:
-    where = f"{path}:{line}"
-    scenario, intent, annotation = (_words(row.get(name) or "") for name in HWU_COLUMNS)
-    if not scenario or not intent:
-        stats.skip(f"{where}: no scenario or intent")
-        return None
-    try:
-        text, pairs = parse_annotation(annotation)
-    except ValueError as err:
-        stats.skip(f"{where}: {err}: {annotation!r}")
-        return None
-    if not text:
-        stats.skip(f"{where}: empty text")
-        return None
-    name = _intent(f"{scenario}_{intent}", path, line, stats, field="scenario, intent")
-    return Example(text=text, intent=name, slots=_keep_first(pairs, stats))
-
-
-_BRACKETED = re.compile(r"\[([^\[\]]*)\]")
-_SLOT_NAME = re.compile(NAME_PATTERN)
-
-
-def parse_annotation(annotation: str) -> tuple[str, list[tuple[str, str]]]:
-    """Text and (slot, value) pairs of an HWU64 annotation such as 'wake me [time : at six]'.
-
-    Each `[slot : value]` becomes its value set off by spaces, so that a value glued to
-    punctuation ('[person : robert],') is still whole words of the text. Spacing around the
-    colon may vary; slots with an empty value are dropped. Raises ValueError for brackets
-    that do not pair up or for a bracket with no slot name before a colon.
-    """
-    pieces: list[str] = []
-    pairs: list[tuple[str, str]] = []
-    end = 0
-    for match in _BRACKETED.finditer(annotation):
-        pieces.append(_plain(annotation[end:match.start()]))
-        name, value = _slot_of(match.group(1))
-        pieces.append(f" {value} ")
-        if value:
-            pairs.append((name, value))
-        end = match.end()
-    pieces.append(_plain(annotation[end:]))
-    return _words("".join(pieces)), pairs
-
-
-def _plain(text: str) -> str:
-    if "[" in text or "]" in text:
-        raise ValueError("brackets do not pair up")
-    return text
-
-
-def _slot_of(inside: str) -> tuple[str, str]:
-    name, colon, value = inside.partition(":")
-    name = name.strip()
-    if not colon or not _SLOT_NAME.match(name):
-        raise ValueError(f"'[{inside}]' is not '[slot_name : value]'")
-    return name, _words(value)
-
-
 # ---------------------------------------------------------------- CLINC150 JSON
 
 
 def _is_clinc(path: Path) -> bool:
-    return path.is_file() and path.suffix == ".json" and _first_line(path).startswith("{")
+    return path.is_file() and path.suffix == ".json" and first_line(path).startswith("{")
 
 
 def _read_clinc(path: Path, split: str | None, stats: ImportStats) -> list[Example]:
@@ -454,8 +246,8 @@ def _clinc_records(path: Path, key: str, records: list, stats: ImportStats) -> l
         if not _is_text_intent(record):
             stats.skip(f"{path}: {key}[{index}]: not [text, intent]: {record!r}")
             continue
-        examples.append(Example(text=_words(record[0]),
-                                intent=_intent(record[1], path, None, stats, field=f"{key}[{index}]")))
+        examples.append(Example(text=words(record[0]),
+                                intent=intent_of(record[1], path, None, stats, field=f"{key}[{index}]")))
     return examples
 
 
@@ -463,46 +255,6 @@ def _is_text_intent(record: object) -> bool:
     if not (isinstance(record, list) and len(record) == 2):
         return False
     return all(isinstance(item, str) and item.strip() for item in record)
-
-
-# ---------------------------------------------------------------- plain CSV (text,intent)
-
-
-def _plain_csv_columns(path: Path) -> list[str]:
-    return [name.strip().lower() for name in next(csv.reader([_first_line(path)]), [])]
-
-
-def _is_plain_csv(path: Path) -> bool:
-    if not (path.is_file() and path.suffix == ".csv"):
-        return False
-    columns = _plain_csv_columns(path)
-    return "text" in columns and "intent" in columns
-
-
-def _read_plain_csv(path: Path, split: str | None, stats: ImportStats) -> list[Example]:
-    _no_split(path, split)
-    examples: list[Example] = []
-    rows = csv.reader(io.StringIO(utf8_text(path, sig=True), newline=""))
-    with _csv_errors(path, rows):
-        columns = [name.strip().lower() for name in next(rows)]
-        for cells in rows:
-            if any(cell.strip() for cell in cells):
-                stats.read += 1
-                examples.append(_plain_csv_example(path, rows.line_num, columns, cells, stats))
-    return examples
-
-
-def _plain_csv_example(path: Path, number: int, columns: list[str], cells: list[str],
-                       stats: ImportStats) -> Example:
-    if len(cells) != len(columns):
-        raise DataError(path, f"row has {len(cells)} cells, the header has {len(columns)}",
-                        line=number, fix="quote a value that holds commas, e.g. \"hi, there\"")
-    row = dict(zip(columns, cells))
-    for name in ("text", "intent"):
-        if not row[name].strip():
-            raise DataError(path, "empty", line=number, field=name,
-                            fix="give every row a text and an intent")
-    return Example(text=_words(row["text"]), intent=_intent(row["intent"], path, number, stats))
 
 
 # ---------------------------------------------------------------- the registry
@@ -514,11 +266,11 @@ FORMATS: dict[str, DatasetFormat] = {
     "jointbert": DatasetFormat(_is_jointbert, _read_jointbert,
                                "a JointBERT folder with seq.in, seq.out, label "
                                "(or with train/dev/... subfolders holding them)"),
-    "hwu64": DatasetFormat(_is_hwu, _read_hwu,
+    "hwu64": DatasetFormat(is_hwu, read_hwu,
                            "an HWU64 ';'-separated CSV file, or a folder of them, with columns "
                            "scenario;intent;answer_annotation"),
     "clinc150": DatasetFormat(_is_clinc, _read_clinc,
                               'a CLINC150 JSON file {"train": [[text, intent], ...], ...}'),
-    "csv": DatasetFormat(_is_plain_csv, _read_plain_csv,
+    "csv": DatasetFormat(is_plain_csv, read_plain_csv,
                          "a comma-separated CSV file with a header holding text,intent"),
 }
