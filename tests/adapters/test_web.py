@@ -108,3 +108,29 @@ def test_the_page_is_usable_by_keyboard_and_screen_reader(browser: Browser) -> N
         page.get_by_role("button", name="New conversation").click()
         expect(page.locator(".message")).to_have_count(0)
     page.close()
+
+
+def test_a_key_in_the_address_fragment_is_sent_and_a_missing_key_is_asked_for(browser: Browser) -> None:
+    from bot.adapters.auth import ApiKeys
+
+    keys = ApiKeys.load(environ={"BOT_API_KEYS": "web-k1"})
+    page = browser.new_page()
+    bot = page.locator(".message.bot .text")
+    with running(create_app(make_manager(), ServerConfig(), api_keys=keys)) as base:
+        page.goto(base + "/#key=web-k1")
+        assert "web-k1" not in page.url  # the key leaves the address bar at once
+        page.get_by_label("Message").fill("set an alarm")
+        page.get_by_label("Message").press("Enter")
+        expect(bot).to_have_text(["For what time?"])
+
+        asked = browser.new_page()  # a tab with no key: the page asks for one when the server says 401
+        asked.on("dialog", lambda dialog: dialog.accept("web-k1"))
+        asked.goto(base + "/")
+        asked.get_by_label("Message").fill("tell a joke")
+        asked.get_by_label("Message").press("Enter")
+        expect(asked.get_by_role("alert")).to_contain_text("Key saved")
+        asked.get_by_label("Message").fill("tell a joke")
+        asked.get_by_label("Message").press("Enter")
+        expect(asked.locator(".message.bot .text")).to_have_text(["(chat) tell a joke"])
+        asked.close()
+    page.close()
