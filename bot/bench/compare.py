@@ -50,10 +50,10 @@ def compare(settings: BenchSettings, *, on_system: Callable[[System], None] | No
 
 def run_system(system: System, train: list, evaluation: list, settings: BenchSettings) -> SystemRun:
     """Runs inside the system's own process (see `run_isolated`)."""
-    import torch
+    from bot.model.runtime import set_threads
 
     if settings.threads:
-        torch.set_num_threads(settings.threads)
+        set_threads(settings.threads)
     if system is System.bert:
         from bot.bench import bert
 

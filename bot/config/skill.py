@@ -91,9 +91,9 @@ class TuningConfig(_Strict):
     batch_size: int = Field(default=16, ge=1)
     learning_rate: float = Field(default=1e-2, gt=0)  # the prompt's
     head_learning_rate: float = Field(default=3e-3, gt=0)
-    # hidden states the heads read (0 = embeddings, -1 = last layer; -19, -11 are layers 12 and 20 of 30;
+    # hidden states the heads read (0 = embeddings, -1 = last layer; -23, -17 are layers 8 and 14 of 30;
     # layers above the deepest one read are never run)
-    read_layers: list[int] = Field(default_factory=lambda: [-19, -11], min_length=1)
+    read_layers: list[int] = Field(default_factory=lambda: [-23, -17], min_length=1)
     echo: bool = False  # give the turn twice and read the second copy (every token sees the whole turn)
     context: int = Field(default=128, ge=0, le=512)  # bidirectional GRU over the words before the tag head (0: none)
     # share of the time cap spent fitting the heads alone on cached states before the joint tuning

@@ -17,7 +17,12 @@ from transformers import DynamicCache
 from bot.model.base import BaseModel
 from bot.model.tables import Table, TableKind
 
-__all__ = ["PrefixKV", "Runtime"]
+__all__ = ["PrefixKV", "Runtime", "set_threads"]
+
+
+def set_threads(count: int) -> None:
+    """torch's intra-op threads for this process (benchmarks pin each measured system's process)."""
+    torch.set_num_threads(count)
 
 
 @dataclass

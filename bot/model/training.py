@@ -13,12 +13,15 @@ through the model as loaded. Before the joint tuning, the heads are fitted alone
 from __future__ import annotations
 
 import copy
+import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 from peft import (PrefixTuningConfig, PromptEncoderConfig, PromptTuningConfig, PromptTuningInit, TaskType,
                   get_peft_model)
 
@@ -26,7 +29,7 @@ from bot.config import PromptMode, SkillConfig, TableMethod, TuningConfig
 from bot.model.base import BaseModel
 from bot.model.readout import ReadoutHeads, TurnLayout, fit_temperature, layout_turn, stacked_features, word_places
 from bot.model.runtime import Runtime
-from bot.model.tables import Table, TableKind
+from bot.model.tables import ADAPTER_WEIGHTS, Table, TableKind
 from bot.model.tagging import tag_names, word_tags
 from bot.model.tuned_reader import TunedReader, turn_scores
 from bot.skills.manifest import ReadoutSpec
@@ -89,12 +92,13 @@ class ReadoutTrainer:
                              tags=word_tags(e.text, e.slots, spec.tags)[: len(layout.positions)])
                 for e in examples]
 
-    def warm_start(self, items: Sequence[TrainingItem], *, cache_until: float, train_until: float) -> int:
+    def warm_start(self, items: Sequence[TrainingItem], *, cache_until: float, train_until: float,
+                   on_cached: Callable[[int], None] | None = None) -> int:
         """Fit the heads alone on states cached under the starting prompt: one forward pass per
         example and no backward, then cheap epochs over the cache (a linear probe before the joint
         tuning, as LP-FT does). Stops caching at `cache_until` and training at `train_until`
-        (`time.monotonic()` deadlines). Returns how many examples were cached."""
-        cached = self._cache_features(items, cache_until)
+        (`time.monotonic()` deadlines); `on_cached(n)` reports progress. Returns how many were cached."""
+        cached = self._cache_features(items, cache_until, on_cached or (lambda n: None))
         if not cached:
             return 0
         heads_only = torch.optim.AdamW(self.heads.parameters(), lr=self.settings.head_learning_rate * 3)
@@ -113,17 +117,17 @@ class ReadoutTrainer:
         return len(cached)
 
     @torch.no_grad()
-    def _cache_features(self, items: Sequence[TrainingItem], until: float) -> list[tuple]:
+    def _cache_features(self, items: Sequence[TrainingItem], until: float,
+                        on_cached: Callable[[int], None]) -> list[tuple]:
         prefix = self.train_runtime.prefix(self.weights(), [], kind=self.kind)
         layers, cached = self.heads.spec.layers, []
-        ordered = sorted(items, key=len)  # similar lengths together: little padding
-        for start in range(0, len(ordered), 64):
-            chunk = ordered[start:start + 64]
+        for chunk in _length_sorted_chunks(items, 64, self.settings.seed):
             states = self.train_runtime.layer_states([prefix] * len(chunk), [b.layout.ids for b in chunk], set(layers))
             features = stacked_features(states, layers)
             for i, item in enumerate(chunk):
                 _, columns = word_places(features.shape[1], [item.layout])
                 cached.append((features[i, -1].clone(), features[i, columns].clone(), item))
+            on_cached(len(chunk))
             if time.monotonic() >= until:
                 break
         return cached
@@ -167,9 +171,10 @@ class ReadoutTrainer:
         return loss.item()
 
     def snapshot(self, version: str) -> Table:
-        """The table as it would be saved now (heads rounded to their stored precision)."""
+        """The table as it would be saved now (prompt and heads rounded to their stored 16 bits)."""
         with torch.no_grad():
-            return Table(weights=self.weights().detach().clone(), kind=self.kind, fingerprint=self.base.fingerprint,
+            weights = self.weights().detach().to(torch.float16).float()
+            return Table(weights=weights, kind=self.kind, fingerprint=self.base.fingerprint,
                          heads=self.heads.rounded(), version=version)
 
     def remember(self) -> None:
@@ -183,7 +188,29 @@ class ReadoutTrainer:
         """peft's adapter files for the prompt (the encoder is dropped: only the table is stored)
         and the heads beside them; call `restore` first so the prompt matches `table`."""
         self.peft.save_pretrained(directory)
+        _store_in_16_bits(Path(directory) / ADAPTER_WEIGHTS)
         table.heads.save(directory)
+
+
+def _length_sorted_chunks(items: Sequence[TrainingItem], size: int, seed: int) -> list[list[TrainingItem]]:
+    """Chunks of similar length (little padding) in a seeded random order, so a time cap that
+    stops the caching early still leaves a fair sample, not the shortest turns."""
+    order = list(items)
+    random.Random(seed).shuffle(order)
+    chunks = []
+    for start in range(0, len(order), size * 8):
+        block = sorted(order[start:start + size * 8], key=len)
+        chunks += [block[i:i + size] for i in range(0, len(block), size)]
+    return chunks
+
+
+def _store_in_16_bits(path: Path) -> None:
+    """Rewrite peft's fp32 prompt as fp16 (same keys and metadata; peft casts it back on load):
+    half the bytes, and a deep prompt of 16 tokens plus heads stays under a megabyte."""
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = handle.metadata()
+        tensors = {key: handle.get_tensor(key).to(torch.float16).contiguous() for key in handle.keys()}
+    save_file(tensors, str(path), metadata=metadata)
 
 
 def calibrated(table: Table, runtime: Runtime, skill: SkillConfig, dev: Sequence[Example]) -> Table:

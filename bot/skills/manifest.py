@@ -67,6 +67,7 @@ class Manifest(BaseModel):
     readout: ReadoutSpec
     data_hash: str
     steps: int
+    warm_examples: int = 0  # examples whose states the heads were first fitted on
     tuning_seconds: float
     dev: DevFigures = Field(default_factory=DevFigures)
     settings: dict = Field(default_factory=dict)

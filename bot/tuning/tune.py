@@ -42,6 +42,8 @@ class TuningResult:
     seconds: float
     dev: DevFigures
     losses: list[float] = field(default_factory=list)
+    dev_history: list[tuple[int, float]] = field(default_factory=list)  # (step, dev frame accuracy)
+    warm_examples: int = 0  # examples whose states the warm start cached
 
     @property
     def dev_frame_accuracy(self) -> float | None:
@@ -73,10 +75,12 @@ def tune_table(base: BaseModel, skill: SkillConfig, examples: Sequence[Example],
     train, dev = split_dev(examples, settings.dev_fraction, settings.seed)
     trainer = ReadoutTrainer(base, skill, settings, model_dir)
     began = time.perf_counter()
-    table, steps, losses = _train(trainer, trainer.items(train), dev, settings, progress)
+    history: list[tuple[int, float]] = []
+    table, steps, losses, warm = _train(trainer, trainer.items(train), dev, settings, progress, history)
     table = calibrated(table, trainer.runtime, skill, dev)
     figures = dev_figures(dev, _read(trainer, skill, table, dev)) if dev else DevFigures()
-    result = TuningResult(table=table, steps=steps, seconds=time.perf_counter() - began, dev=figures, losses=losses)
+    result = TuningResult(table=table, steps=steps, seconds=time.perf_counter() - began, dev=figures, losses=losses,
+                          dev_history=history, warm_examples=warm)
     _save(trainer, result, Path(out_dir), base, settings, data_hash(examples))
     return result
 
@@ -96,39 +100,61 @@ def _batches(items: list[TrainingItem], size: int, seed: int) -> Iterator[list[T
             yield [items[i] for i in batch]
 
 
+class _Best:
+    """The best checkpoint by dev frame accuracy so far, and how many checks since it improved."""
+
+    def __init__(self, trainer: ReadoutTrainer, dev: list[Example], history: list[tuple[int, float]]) -> None:
+        self.trainer, self.dev, self.history = trainer, dev, history
+        self.score, self.table, self.stale = -1.0, None, 0
+
+    def check(self, step: int) -> float:
+        table = self.trainer.snapshot(f"step{step}")
+        frame = _dev_frame(self.trainer, table, self.dev)
+        self.history.append((step, frame))
+        if frame > self.score:
+            self.score, self.table, self.stale = frame, table, 0
+            self.trainer.remember()
+        else:
+            self.stale += 1
+        return frame
+
+
 def _train(trainer: ReadoutTrainer, items: list[TrainingItem], dev: list[Example], settings: TuningConfig,
-           progress: bool) -> tuple[Table, int, list[float]]:
-    """Step until the step cap, the time cap or `patience` dev checks without a better frame score."""
-    began, losses = time.perf_counter(), []
-    best: tuple[float, Table] | None = None
-    stale, step = 0, 0
+           progress: bool, history: list[tuple[int, float]]) -> tuple[Table, int, list[float], int]:
+    """Fit the heads on cached states, then step prompt and heads until the step cap, the time cap
+    or `patience` dev checks without a better frame score. Dev is read before anything is trained
+    and after the warm start too, so `history` shows what each phase bought."""
+    began, losses, step, warm = time.perf_counter(), [], 0, 0
     deadline = began + settings.max_minutes * 60
-    if settings.warm_start > 0:
-        now, budget = time.monotonic(), settings.max_minutes * 60 * settings.warm_start
-        trainer.warm_start(items, cache_until=now + budget * 0.8, train_until=now + budget)
+    best = _Best(trainer, dev, history)
     with _progress(progress) as bar:
+        if dev:  # the untrained heads: what tuning starts from
+            history.append((0, _dev_frame(trainer, trainer.snapshot("untrained"), dev)))
+        if settings.warm_start > 0:
+            now, budget = time.monotonic(), settings.max_minutes * 60 * settings.warm_start
+            reading = bar.add_task("reading examples for the heads", total=len(items), loss=float("nan"), dev="-")
+            warm = trainer.warm_start(items, cache_until=now + budget * 0.8, train_until=now + budget,
+                               on_cached=lambda n: bar.advance(reading, n))
+            if dev:
+                best.check(0)
         task = bar.add_task(f"tuning {trainer.skill.name}", total=settings.steps, loss=float("nan"), dev="-")
         for step, batch in enumerate(_batches(items, min(settings.batch_size, len(items)), settings.seed), 1):
             losses.append(trainer.step(batch))
             bar.update(task, advance=1, loss=sum(losses[-10:]) / len(losses[-10:]))
             last = step >= settings.steps or time.perf_counter() > deadline
             if dev and (step % settings.eval_every == 0 or last):
-                table = trainer.snapshot(f"step{step}")
-                frame = score(dev, [r.frame for r in TunedReader(trainer.runtime, trainer.skill, table).read(
-                    [e.text for e in dev])]).frame_accuracy
-                bar.update(task, dev=f"frame {frame:.1%}")
-                if best is None or frame > best[0]:
-                    best, stale = (frame, table), 0
-                    trainer.remember()
-                else:
-                    stale += 1
-            if last or stale >= settings.patience:
+                bar.update(task, dev=f"frame {best.check(step):.1%}")
+            if last or best.stale >= settings.patience:
                 break
-    if best is None:
+    if best.table is None:  # no dev split: keep the last state
         trainer.remember()
-        best = (math.nan, trainer.snapshot(f"step{step}"))
+        best.table = trainer.snapshot(f"step{step}")
     trainer.restore()
-    return best[1], step, losses
+    return best.table, step, losses, warm
+
+
+def _dev_frame(trainer: ReadoutTrainer, table: Table, dev: list[Example]) -> float:
+    return _read(trainer, trainer.skill, table, dev).frame_accuracy
 
 
 def _read(trainer: ReadoutTrainer, skill: SkillConfig, table: Table, dev: list[Example]) -> Scores:
@@ -173,7 +199,8 @@ def _save(trainer: ReadoutTrainer, result: TuningResult, out_dir: Path, base: Ba
     write_manifest(staging, Manifest(
         base_model=base.name, base_fingerprint=base.fingerprint, reader=ReaderKind.readout,
         method=settings.method.value, kind=result.table.kind.value, virtual_tokens=settings.virtual_tokens,
-        readout=result.table.spec, data_hash=hashed, steps=result.steps, tuning_seconds=round(result.seconds, 1),
+        readout=result.table.spec, data_hash=hashed, steps=result.steps, warm_examples=result.warm_examples,
+        tuning_seconds=round(result.seconds, 1),
         dev=result.dev, settings=settings.model_dump(mode="json"), created=datetime.now(timezone.utc).isoformat()))
     if out_dir.exists():
         shutil.rmtree(out_dir)
