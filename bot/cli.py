@@ -118,8 +118,9 @@ def tune(skill: Annotated[Optional[Path], typer.Argument(help="the skill folder"
                         out_dir=opened.table_dir, settings=settings)
     size = sum(p.stat().st_size for p in opened.table_dir.iterdir())
     print(json.dumps({"skill": opened.name, "table": str(opened.table_dir), "table_bytes": size,
-                      "steps": result.steps, "seconds": round(result.seconds, 1),
-                      "dev": result.dev.model_dump(exclude_none=True)}, indent=2))
+                      "warm_examples": result.warm_examples, "steps": result.steps,
+                      "seconds": round(result.seconds, 1), "dev": result.dev.model_dump(exclude_none=True),
+                      "dev_history": result.dev_history}, indent=2))
     if result.dev.warning:
         console.print(f"[yellow]warning:[/yellow] {result.dev.warning}")
 
