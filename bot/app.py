@@ -14,6 +14,7 @@ lock in the store, and reads from all of them are batched by one `ReadBatcher` (
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import sys
@@ -76,6 +77,7 @@ class Bot:
                 readers = ReaderCache(Runtime(base if base is not None else load_model(settings)))
             for skill in [*skills.values(), *([router] if router else [])]:
                 readers.get(skill)  # a table of another model fails now; prefixes are built before turn one
+                _warn_if_stale(skill)
             understanding = ModelUnderstanding(readers.runtime, skills, router=router, readers=readers,
                                                batcher=batcher or ReadBatcher(),
                                                min_route_confidence=settings.min_route_confidence)
@@ -154,6 +156,15 @@ class Bot:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _warn_if_stale(skill: Skill) -> None:
+    """A table tuned on other examples than the skill has now still serves, but the log says so."""
+    from bot.config import PromptMode
+    from bot.skills.manifest import stale_warning
+
+    if skill.config.mode == PromptMode.tuned and (warning := stale_warning(skill.table_dir, skill.examples())):
+        logging.getLogger("bot").warning("skill %s: %s", skill.name, warning)
 
 
 def load_model(settings: BotSettings) -> BaseModel:

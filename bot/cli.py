@@ -142,6 +142,7 @@ def skills(model: ModelOption = None, config: ConfigOption = None) -> None:
     from rich.table import Table as RichTable
 
     from bot.app import load_skills
+    from bot.skills.manifest import stale_warning
     from bot.skills.router import ROUTER_DIR
     from bot.skills.skill import load_skill
 
@@ -160,6 +161,8 @@ def skills(model: ModelOption = None, config: ConfigOption = None) -> None:
         table.add_row(*_skill_row(skill, dev))
         if dev is not None and dev.warning:
             warnings.append(f"{skill.name}: {dev.warning}")
+        if dev is not None and (stale := stale_warning(skill.table_dir, skill.examples())):
+            warnings.append(f"{skill.name}: {stale}")
     Console().print(table)
     for warning in warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")

@@ -19,9 +19,8 @@ from bot.config import SkillConfig
 from bot.skills.prompts import ordered_slots
 from bot.types import Frame
 
-__all__ = ["FRAME_FORMAT", "FrameCodec", "FrameDecoder", "MAX_SPAN_WORDS"]
+__all__ = ["FrameCodec", "FrameDecoder", "MAX_SPAN_WORDS"]
 
-FRAME_FORMAT = "value-first/1"  # in every table's manifest: a table only reads the format it learned
 MAX_SPAN_WORDS = 12
 SEPARATOR = " |"
 EQUALS = " ="
@@ -94,18 +93,6 @@ class FrameCodec:
                     spans[value] = ids
                 starts.setdefault(value, []).append(start)
         return FrameDecoder(self, _trie(spans, starts), starts)
-
-    def choices(self, text: str, target: list[int]) -> list[list[int]] | None:
-        """The tokens the decoder allows before each target token (the tuning loss normalises over
-        them); None when the decoder cannot produce the target (e.g. a value longer than a span)."""
-        decoder, options = self.decoder(text), []
-        for token in target:
-            allowed = decoder.allowed()
-            if decoder.done or token not in allowed:
-                return None
-            options.append(allowed)
-            decoder.advance(token, 0.0)
-        return options
 
 
 class FrameDecoder:

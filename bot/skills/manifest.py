@@ -7,15 +7,19 @@ label sets its heads were trained on: a table of another kind or label set is re
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.errors import ConfigError
+from bot.types import Example
 
-__all__ = ["MANIFEST", "DevFigures", "Manifest", "ReaderKind", "ReadoutSpec", "read_manifest", "write_manifest"]
+__all__ = ["MANIFEST", "DevFigures", "Manifest", "ReaderKind", "ReadoutSpec", "data_hash", "read_manifest",
+           "stale_warning", "write_manifest"]
 
 MANIFEST = "manifest.json"
 RETUNE = "re-tune the skill with `bot tune <skill folder>`"
@@ -97,3 +101,20 @@ def read_manifest(directory: Path) -> Manifest:
 
 def write_manifest(directory: Path, manifest: Manifest) -> None:
     (Path(directory) / MANIFEST).write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+
+
+def data_hash(examples: Sequence[Example]) -> str:
+    """A short hash of the examples a table was tuned on (recorded in its manifest)."""
+    digest = hashlib.sha256()
+    for example in examples:
+        digest.update(example.model_dump_json().encode())
+    return digest.hexdigest()[:16]
+
+
+def stale_warning(table_dir: Path, examples: Sequence[Example]) -> str | None:
+    """What to tell the user when the examples changed after the table was tuned (else None)."""
+    manifest = read_manifest(table_dir)
+    if manifest.data_hash == data_hash(examples):
+        return None
+    return (f"{table_dir}: the examples changed after this table was tuned ({manifest.created[:19] or 'unknown'}); "
+            "it still reads the old ones\n  fix: re-tune with `bot tune " + str(Path(table_dir).parent) + "`")

@@ -6,7 +6,6 @@ check dev, when to stop, and what the manifest says, so what is tuned is exactly
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
 import shutil
@@ -25,11 +24,11 @@ from bot.model.base import BaseModel
 from bot.model.tables import Table
 from bot.model.training import ReadoutTrainer, TrainingItem, calibrated
 from bot.model.tuned_reader import TunedReader
-from bot.skills.manifest import DevFigures, Manifest, ReaderKind, write_manifest
+from bot.skills.manifest import DevFigures, Manifest, ReaderKind, data_hash, write_manifest
 from bot.tuning.metrics import Scores, score
 from bot.types import Example
 
-__all__ = ["DEV_CAP", "TuningResult", "data_hash", "dev_figures", "split_dev", "tune_table"]
+__all__ = ["DEV_CAP", "TuningResult", "dev_figures", "split_dev", "tune_table"]
 
 DEV_CAP = 300  # dev turns read at each check: one pass each, so a few seconds on a CPU
 MIN_PER_INTENT = 5  # fewer dev turns of an intent than this: its figure cannot be trusted
@@ -48,13 +47,6 @@ class TuningResult:
     @property
     def dev_frame_accuracy(self) -> float | None:
         return self.dev.frame_accuracy
-
-
-def data_hash(examples: Sequence[Example]) -> str:
-    digest = hashlib.sha256()
-    for example in examples:
-        digest.update(example.model_dump_json().encode())
-    return digest.hexdigest()[:16]
 
 
 def split_dev(examples: Sequence[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:

@@ -174,23 +174,6 @@ def test_no_separator_once_the_message_is_read_to_its_end(codec, tokenizer):
     assert codec.end in allowed and codec.separator[0] not in allowed
 
 
-@pytest.mark.parametrize(("intent", "slots", "text"), GOLD)
-def test_choices_list_what_the_decoder_allows_before_each_gold_token(codec, intent, slots, text):
-    target = codec.encode(intent, slots, text)
-    options = codec.choices(text, target)
-    assert options is not None and len(options) == len(target)
-    decoder = codec.decoder(text)
-    for token, allowed in zip(target, options):
-        assert token in allowed and allowed == decoder.allowed()
-        decoder.advance(token, 0.0)
-
-
-def test_choices_is_none_for_a_target_the_decoder_cannot_produce(codec, tokenizer):
-    text = "is it raining in london today"
-    target = codec.encode("weather", {"place": "paris"}, text)  # not a span of the message
-    assert codec.choices(text, target) is None
-
-
 def test_values_containing_the_separator_are_never_allowed(tricky_codec, tokenizer):
     text = "meet at 5 | bring cake"
     template = tricky_codec.decoder(text)

@@ -16,7 +16,8 @@ from bot.model.base import load_base_model
 from bot.model.tables import TableKind, load_table
 from bot.model.tuned_reader import TunedReader
 from bot.skills.manifest import read_manifest
-from bot.tuning.tune import data_hash, tune_table
+from bot.skills.manifest import data_hash
+from bot.tuning.tune import tune_table
 from bot.types import Example
 
 SETTINGS = dict(steps=6, batch_size=4, eval_every=3, dev_fraction=0.25, virtual_tokens=4, warm_start=0.0)
