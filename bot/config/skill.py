@@ -13,6 +13,7 @@ from bot.errors import ConfigError
 
 __all__ = [
     "IntentConfig",
+    "IntentPool",
     "PromptMode",
     "SkillConfig",
     "SlotConfig",
@@ -46,6 +47,13 @@ class TableMethod(str, Enum):
     deep_prompt = "deep_prompt"
     p_tuning = "p_tuning"
     prompt_tuning = "prompt_tuning"
+
+
+class IntentPool(str, Enum):
+    """What the intent head reads: the turn's last token, or that and the mean over the turn."""
+
+    last = "last"
+    last_and_mean = "last+mean"
 
 
 class _LocatedError(ValueError):
@@ -96,6 +104,7 @@ class TuningConfig(_Strict):
     read_layers: list[int] = Field(default_factory=lambda: [-23, -17], min_length=1)
     echo: bool = False  # give the turn twice and read the second copy (every token sees the whole turn)
     context: int = Field(default=128, ge=0, le=512)  # bidirectional GRU over the words before the tag head (0: none)
+    pool: IntentPool = IntentPool.last_and_mean  # what the intent head reads: the last token, or beside it the mean
     # share of the time cap spent fitting the heads alone on cached states before the joint tuning
     warm_start: float = Field(default=0.5, ge=0.0, le=1.0)
     seed: int = 0

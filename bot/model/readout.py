@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file
 from bot.skills.manifest import ReadoutSpec
 
 __all__ = ["HEADS_FILE", "MAX_WORDS", "ReadoutHeads", "TurnLayout", "fit_temperature", "layout_turn",
-           "stacked_features", "word_places"]
+           "stacked_features", "turn_mask", "word_places"]
 
 HEADS_FILE = "heads.safetensors"
 MAX_WORDS = 48  # words past this are not tagged (a turn is a sentence or two)
@@ -58,13 +58,23 @@ class ReadoutHeads(torch.nn.Module):
         super().__init__()
         self.spec, self.width = spec, width
         features = width * len(spec.layers)
-        self.intent = torch.nn.Linear(features, len(spec.intents))
+        self.intent = torch.nn.Linear(features * (2 if spec.pool == "last+mean" else 1), len(spec.intents))
         if spec.context:
             self.project = torch.nn.Linear(features, spec.context)
             self.mix = torch.nn.GRU(spec.context, spec.context // 2, batch_first=True, bidirectional=True)
             self.tags = torch.nn.Linear(2 * spec.context, len(spec.tags))
         else:
             self.tags = torch.nn.Linear(features, len(spec.tags))
+
+    def intent_logits(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """`[B, I]` from a batch's states `[B, L, F]` (left-padded; `mask` `[B, L]` marks the turn's
+        own tokens): the last token's state, and with `last+mean` the mean over the turn beside it."""
+        last = features[:, -1]
+        if self.spec.pool == "last":
+            return self.intent(last)
+        weights = mask.to(features.dtype).unsqueeze(-1)
+        mean = (features * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        return self.intent(torch.cat([last, mean], dim=-1))
 
     def tag_logits(self, words: torch.Tensor, lengths: list[int]) -> torch.Tensor:
         """`[N, K]` tag logits for the words `[N, F]` of turns of `lengths` words, in order."""
@@ -112,6 +122,14 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
 def stacked_features(states: dict[int, torch.Tensor], layers: list[int]) -> torch.Tensor:
     """`[B, L, h * len(layers)]`: the chosen layers' states side by side, as float32."""
     return torch.cat([states[layer].float() for layer in layers], dim=-1)
+
+
+def turn_mask(width: int, layouts: list[TurnLayout]) -> torch.Tensor:
+    """`[B, width]`: 1 on each row's own tokens (rows are left-padded)."""
+    mask = torch.zeros(len(layouts), width)
+    for i, layout in enumerate(layouts):
+        mask[i, width - len(layout.ids):] = 1.0
+    return mask
 
 
 def word_places(width: int, layouts: list[TurnLayout]) -> tuple[list[int], list[int]]:

@@ -27,7 +27,8 @@ from peft import (PrefixTuningConfig, PromptEncoderConfig, PromptTuningConfig, P
 
 from bot.config import PromptMode, SkillConfig, TableMethod, TuningConfig
 from bot.model.base import BaseModel
-from bot.model.readout import ReadoutHeads, TurnLayout, fit_temperature, layout_turn, stacked_features, word_places
+from bot.model.readout import (ReadoutHeads, TurnLayout, fit_temperature, layout_turn, stacked_features, turn_mask,
+                               word_places)
 from bot.model.runtime import Runtime
 from bot.model.tables import ADAPTER_WEIGHTS, Table, TableKind
 from bot.model.tagging import tag_names, word_tags
@@ -67,7 +68,7 @@ class ReadoutTrainer:
             self._init_deep_from_text(prompt_prefix(skill, PromptMode.zero_shot, []))
         spec = ReadoutSpec(intents=skill.intent_names, tags=tag_names(skill.slot_names),
                            layers=self.runtime.resolve_layers(settings.read_layers), echo=settings.echo,
-                           context=settings.context)
+                           context=settings.context, pool=settings.pool.value)
         self.heads = ReadoutHeads(spec, self.runtime.width).to(self.runtime.device)
         self.optimiser = torch.optim.AdamW(
             [{"params": list(self.encoder.parameters()), "lr": settings.learning_rate},
@@ -124,9 +125,12 @@ class ReadoutTrainer:
         for chunk in _length_sorted_chunks(items, 64, self.settings.seed):
             states = self.train_runtime.layer_states([prefix] * len(chunk), [b.layout.ids for b in chunk], set(layers))
             features = stacked_features(states, layers)
+            mask = turn_mask(features.shape[1], [b.layout for b in chunk]).to(features.device).unsqueeze(-1)
+            means = (features * mask).sum(1) / mask.sum(1)
             for i, item in enumerate(chunk):
                 _, columns = word_places(features.shape[1], [item.layout])
-                cached.append((features[i, -1].clone(), features[i, columns].clone(), item))
+                pooled = torch.stack([features[i, -1], means[i]])  # [2, F]: what the intent head may read
+                cached.append((pooled.clone(), features[i, columns].clone(), item))
             on_cached(len(chunk))
             if time.monotonic() >= until:
                 break
@@ -134,7 +138,9 @@ class ReadoutTrainer:
 
     def _cached_loss(self, batch: list[tuple]) -> torch.Tensor:
         intents = torch.tensor([item.intent for _, _, item in batch])
-        loss = torch.nn.functional.cross_entropy(self.heads.intent(torch.stack([last for last, _, _ in batch])), intents)
+        pooled = torch.stack([p for p, _, _ in batch])  # [B, 2, F]
+        inputs = pooled[:, 0] if self.heads.spec.pool == "last" else pooled.flatten(1)
+        loss = torch.nn.functional.cross_entropy(self.heads.intent(inputs), intents)
         lengths = [len(item.tags) for _, _, item in batch]
         if sum(lengths):
             words = torch.cat([w for _, w, _ in batch])
@@ -153,7 +159,8 @@ class ReadoutTrainer:
         features = stacked_features(states, layers)  # [B, L, F]
         device = features.device
         intents = torch.tensor([b.intent for b in batch], device=device)
-        loss = torch.nn.functional.cross_entropy(self.heads.intent(features[:, -1]), intents)
+        mask = turn_mask(features.shape[1], [b.layout for b in batch]).to(device)
+        loss = torch.nn.functional.cross_entropy(self.heads.intent_logits(features, mask), intents)
         rows, columns = word_places(features.shape[1], [b.layout for b in batch])
         if rows:
             tags = torch.tensor([t for b in batch for t in b.tags], device=device)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 
 from bot.config import PromptMode, SkillConfig
-from bot.model.readout import TurnLayout, layout_turn, stacked_features, word_places
+from bot.model.readout import TurnLayout, layout_turn, stacked_features, turn_mask, word_places
 from bot.model.reader import Reading
 from bot.model.runtime import Runtime
 from bot.model.tables import Table, check_labels
@@ -73,9 +73,10 @@ def turn_scores(requests: Sequence[tuple[TunedReader, str]]) -> list[tuple[torch
     width = next(iter(states.values())).shape[1]
     out = []
     for i, (reader, layout) in enumerate(zip(readers, layouts)):
-        features = stacked_features({k: v[i:i + 1] for k, v in states.items()}, reader.spec.layers)[0]
+        features = stacked_features({k: v[i:i + 1] for k, v in states.items()}, reader.spec.layers)
         _, columns = word_places(width, [layout])
-        intent_logits = reader.heads.intent(features[-1])
+        intent_logits = reader.heads.intent_logits(features, turn_mask(width, [layout]))[0]
+        features = features[0]
         tag_scores = torch.log_softmax(reader.heads.tag_logits(features[columns], [len(columns)]), dim=-1)
         out.append((intent_logits, tag_scores, layout))
     return out

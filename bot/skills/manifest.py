@@ -41,6 +41,7 @@ class ReadoutSpec(BaseModel):
     layers: list[int]  # indices into the model's hidden states (0 = embeddings, -1 = last layer)
     echo: bool = False  # the turn is given twice and the second copy is read
     context: int = 128  # width of the small bidirectional GRU that gives each word its right context (0: none)
+    pool: str = Field(default="last", pattern="^(last|last\\+mean)$")  # what the intent head reads
     temperature: float = Field(default=1.0, gt=0)  # intent logits / T, fitted on dev
 
 

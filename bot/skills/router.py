@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.config import SkillConfig
+from bot.config import SkillConfig, TuningConfig
 from bot.skills.examples import save_examples
 from bot.skills.skill import CONFIG_FILE, EXAMPLES_FILE, Skill, load_skill
 from bot.types import Example
@@ -22,6 +22,7 @@ __all__ = ["OUT_OF_SCOPE", "ROUTER_DIR", "build_router", "list_skills"]
 ROUTER_DIR = "_router"
 OUT_OF_SCOPE = "out_of_scope"
 PER_SKILL = 400  # balanced: a big skill must not drown a small one
+ROUTER_MINUTES = 5.0
 
 
 def list_skills(skills_dir: Path) -> list[Skill]:
@@ -45,7 +46,9 @@ def build_router(skills: Sequence[Skill], out_of_scope: Sequence[str], skills_di
     intents = [{"name": s.name, "description": s.config.description} for s in skills]
     if out_of_scope:
         intents.append({"name": OUT_OF_SCOPE, "description": "anything none of the skills can do"})
-    config = SkillConfig(name="router", description="Which skill should answer the message.", intents=intents)
+    # a new skill re-tunes only this table, so its cap is what adding a skill costs on top of the skill's own
+    config = SkillConfig(name="router", description="Which skill should answer the message.", intents=intents,
+                         tuning=TuningConfig(max_minutes=ROUTER_MINUTES, eval_every=50))
     root = Path(skills_dir) / ROUTER_DIR
     root.mkdir(parents=True, exist_ok=True)
     raw = config.model_dump(mode="json", exclude_defaults=True)

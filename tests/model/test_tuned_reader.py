@@ -17,11 +17,11 @@ TEXTS = ["wake me up at 7 am", "is it raining in london today", "cancel my alarm
 
 
 def random_table(runtime, config, *, seed: int, kind: TableKind = TableKind.deep, context: int = 8,
-                 temperature: float = 1.0) -> Table:
+                 temperature: float = 1.0, pool: str = "last+mean") -> Table:
     torch.manual_seed(seed)
     width = runtime.layers * 2 * runtime.kv_heads * runtime.head_dim if kind == TableKind.deep else runtime.width
     spec = ReadoutSpec(intents=config.intent_names, tags=tag_names(config.slot_names),
-                       layers=runtime.resolve_layers([1, -1]), context=context, temperature=temperature)
+                       layers=runtime.resolve_layers([1, -1]), context=context, temperature=temperature, pool=pool)
     heads = ReadoutHeads(spec, runtime.width).eval().requires_grad_(False)
     return Table(weights=torch.randn(3, width), kind=kind, fingerprint="f", heads=heads, version=str(seed))
 
@@ -56,7 +56,7 @@ def test_a_mixed_batch_of_skills_equals_each_row_read_alone(runtime, skill_confi
     other = make_skill(name="weather", intents=[{"name": "forecast"}, {"name": "rain"}],
                        slots=[{"name": "place"}])
     readers = [TunedReader(runtime, skill_config, random_table(runtime, skill_config, seed=3)),
-               TunedReader(runtime, other, random_table(runtime, other, seed=4, kind=TableKind.input))]
+               TunedReader(runtime, other, random_table(runtime, other, seed=4, kind=TableKind.input, pool="last"))]
     requests = [(readers[i % 2], text) for i, text in enumerate(TEXTS)]
     mixed = [r.frame for r in read_tuned(requests)]
     alone = [reader.read([text])[0].frame for reader, text in requests]
