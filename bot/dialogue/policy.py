@@ -6,7 +6,7 @@ holds decides. P is the skill whose question is pending, S another skill.
 | 1  | cannot be read (a)                                          | unreadable     | says so; P's question again |
 | 2  | is, as a whole, a cancel phrase                             | cancel         | drops P's request (b) |
 | 3  | is routed to P                                              | keep           | P's reading applies (c) |
-| 4  | router not sure of an S; P reads the asked slot or only slot values (d) | keep | P's reading applies |
+| 4  | router not sure of an S nor of out of scope; P reads the asked slot or only slot values (d) | keep | P's reading applies |
 | 5  | router sure of an S (>= switch_confidence)                  | digress        | S serves it; P's question again (e) |
 | 6  | anything else (out of scope, unsure router)                 | not_understood | fallback; P's question again |
 
@@ -95,6 +95,13 @@ class Situation:
         return (route.skill not in (None, pending) and route.skill in self.skills
                 and route.confidence >= self.settings.switch_confidence)
 
+    def router_sure_elsewhere(self) -> bool:
+        """The router is sure the turn is for another skill, or sure it is out of scope (a
+        Route(None) at `switch_confidence` or more: the out-of-scope reading, not a weak skill)."""
+        route = self.route
+        sure_out = route.skill is None and route.confidence >= self.settings.switch_confidence
+        return sure_out or self.router_sure_of_other()
+
     def answers_pending(self) -> bool:
         """The pending skill's reading fills the asked slot, or the turn is only slot values."""
         reading = self.read(self.pending.name) if self.pending else None
@@ -125,7 +132,7 @@ PENDING_RULES: tuple[Rule, ...] = (
     (Move.unreadable, lambda s: s.unreadable),
     (Move.cancel, lambda s: is_cancel(s.text, s.cancel_words)),
     (Move.keep, lambda s: s.pending is not None and s.route.skill == s.pending.name),
-    (Move.keep, lambda s: not s.router_sure_of_other() and s.answers_pending()),
+    (Move.keep, lambda s: not s.router_sure_elsewhere() and s.answers_pending()),
     (Move.digress, lambda s: s.router_sure_of_other()),
     (Move.not_understood, lambda s: True),
 )

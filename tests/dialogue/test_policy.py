@@ -9,7 +9,7 @@ from bot.config.dialogue import DialogueSettings
 from bot.dialogue import DialogueManager, Rule, ScriptedUnderstanding
 from bot.dialogue.policy import IDLE_RULES, PENDING_RULES, Move, Situation, decide
 from bot.store import MemoryStore
-from bot.types import Turn
+from bot.types import Route, Turn
 
 TIME = r"(?P<time>\d+ ?[ap]m)"
 RULES = [
@@ -118,6 +118,25 @@ def test_row_4_an_answer_below_answer_confidence_does_not_count(chat) -> None:
     chat = Chat(answer_confidence=0.95)  # the alarm skill reads "7 am" at 0.9
     chat.say("alarm")
     assert _move(chat, "7 am") is Move.not_understood
+
+
+def test_row_4_does_not_take_an_answer_the_router_is_sure_is_out_of_scope(chat) -> None:
+    """"what's the capital of france" read by the alarm skill as time=france: the router's sure
+    out-of-scope verdict (a Route(None) at switch_confidence) wins over that reading."""
+    class SureOutOfScope(ScriptedUnderstanding):
+        def route(self, text, history):
+            found = super().route(text, history)
+            if text.startswith("what's the capital"):
+                return Route(None, 0.97)  # sure: out of scope
+            return Route(None, 0.4) if text.startswith("maybe") else found  # a weak route, below any bar
+
+    rules = [*RULES, Rule(r"capital of (?P<time>[a-z]+)", "alarm", "set_alarm", confidence=0.6)]
+    chat.understanding = SureOutOfScope(rules)
+    chat.manager.understanding = chat.understanding
+    chat.say("alarm")
+    assert _move(chat, "what's the capital of france") is Move.not_understood
+    assert chat.say("what's the capital of france") == "Sorry, I can't help with that yet. For what time?"
+    assert _move(chat, "maybe the capital of france") is Move.keep  # the router is not sure of anything
 
 
 def test_row_5_another_skill_is_served_and_the_pending_question_follows(chat) -> None:
