@@ -39,8 +39,9 @@ SKILLS = {s["name"]: SkillConfig.model_validate(s) for s in [
 class Chat:
     def __init__(self, **settings: object) -> None:
         self.understanding = ScriptedUnderstanding(RULES)
+        # the rules' 0.6 stands for an unsure guess: these tests set the bar above it
         self.manager = DialogueManager(SKILLS, self.understanding, MemoryStore(),
-                                       policy=DialogueSettings(**settings))
+                                       policy=DialogueSettings(**{"switch_confidence": 0.8, **settings}))
 
     def say(self, text: str) -> str:
         return self.manager.handle(Turn(conversation_id="c", text=text)).text

@@ -39,12 +39,13 @@ def test_an_alarm_survives_a_weather_digression_and_is_listed(manager):
 
 
 def test_the_shipped_dialogue_set_stays_above_its_floor(manager):
-    """`bot eval --dialogues` in CI: 78.8% of conversations on the tables of 2026-11-28 (the note of
-    issue 14); the floor leaves room for re-tuned tables to move it, not for the policy to break."""
+    """`bot eval --dialogues` in CI: 78.8% of conversations on the generative tables of 2026-11-28,
+    60.6% on the read-out tables of 2026-12-01 (the note of issue 14); the floor leaves room for
+    re-tuned tables to move it, not for the policy to break."""
     from bot.dialogue.script_run import play_set, score
     from bot.dialogue.scripts import load_dialogues
 
     scores = score(play_set(manager, load_dialogues(REPO / "configs" / "dialogues" / "shipped.yaml"),
                             run_id="ci"))
     assert scores["unreadable"].dialogue_accuracy == 1.0  # decided before any model call
-    assert scores["all"].dialogue_accuracy >= 0.6, {name: s.dialogue_accuracy for name, s in scores.items()}
+    assert scores["all"].dialogue_accuracy >= 0.5, {name: s.dialogue_accuracy for name, s in scores.items()}
