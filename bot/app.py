@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import sys
+import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from bot.model.base import BaseModel
     from bot.model.batching import ReadBatcher
     from bot.model.prefix_cache import ReaderCache
+    from bot.model.runtime import Runtime
     from bot.model.understanding import ModelUnderstanding
     from bot.skills.skill import Skill
     from bot.store import ConversationStore
@@ -62,10 +64,10 @@ class Bot:
                       store: ConversationStore | None = None) -> Bot:
         """The one wiring. Pass `base` or `readers` to share a loaded model (tests, benchmarks),
         `batcher` to choose how reads batch, `store` to use a store other than the configured one."""
+        _quiet_model_loading()  # before bot.model imports transformers
         from bot.dialogue import DialogueManager
         from bot.model.batching import ReadBatcher
         from bot.model.prefix_cache import ReaderCache
-        from bot.model.runtime import Runtime
         from bot.model.understanding import ModelUnderstanding
         from bot.store import open_store
 
@@ -74,7 +76,7 @@ class Bot:
         opened = open_store(settings.store) if store is None else None  # Redis down: said before the model loads
         try:
             if readers is None:
-                readers = ReaderCache(Runtime(base if base is not None else load_model(settings)))
+                readers = ReaderCache(runtime_for(base if base is not None else load_model(settings)))
             for skill in [*skills.values(), *([router] if router else [])]:
                 readers.get(skill)  # a table of another model fails now; prefixes are built before turn one
                 _warn_if_stale(skill)
@@ -169,13 +171,32 @@ def _warn_if_stale(skill: Skill) -> None:
 
 def load_model(settings: BotSettings) -> BaseModel:
     """The base model of `settings`, loaded without progress bars on stderr."""
-    # transformers reads huggingface_hub's switch when it is first imported (progress bars off)
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    _quiet_model_loading()
     if settings.cache_dir is not None:  # the model room reads the cache folder from the environment
         os.environ["BOT_CACHE_DIR"] = str(settings.cache_dir.expanduser())
     from bot.model.base import load_base_model
 
     return load_base_model(settings.model, device=settings.device)
+
+
+_RUNTIMES_LOCK = threading.Lock()
+
+
+def runtime_for(base: BaseModel) -> Runtime:
+    """The one Runtime of a loaded model, shared by every Bot built on it for the model's lifetime:
+    a second Runtime on the same model reads differently (found in issue 12; the model room's to fix)."""
+    from bot.model.runtime import Runtime
+
+    with _RUNTIMES_LOCK:  # kept on the model object itself, so it lives exactly as long as the model
+        runtime = base.__dict__.get("_bot_runtime")
+        if runtime is None:
+            runtime = base.__dict__["_bot_runtime"] = Runtime(base)
+        return runtime
+
+
+def _quiet_model_loading() -> None:
+    """No 'Loading weights' bar: transformers reads huggingface_hub's switch when first imported."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 def load_skills(skills_dir: Path) -> tuple[dict[str, Skill], Skill | None]:

@@ -31,6 +31,6 @@ def real_base(real_cache_dir):
 
 @pytest.fixture(scope="session")
 def real_runtime(real_base):
-    from bot.model.runtime import Runtime
+    from bot.app import runtime_for
 
-    return Runtime(real_base)
+    return runtime_for(real_base)  # the one Runtime of this model, the same every Bot on it uses
