@@ -50,7 +50,7 @@ def compare(settings: BenchSettings, *, on_system: Callable[[System], None] | No
 
 def run_system(system: System, train: list, evaluation: list, settings: BenchSettings) -> SystemRun:
     """Runs inside the system's own process (see `run_isolated`)."""
-    from bot.model.runtime import set_threads
+    from bot.model.runtime import set_threads, thread_count
 
     if settings.threads:
         set_threads(settings.threads)
@@ -62,7 +62,7 @@ def run_system(system: System, train: list, evaluation: list, settings: BenchSet
         from bot.bench import llm
 
         run = llm.run(system.mode, train, evaluation, settings)
-    return run.model_copy(update={"details": {**run.details, "torch_threads": torch.get_num_threads()}})
+    return run.model_copy(update={"details": {**run.details, "torch_threads": thread_count()}})
 
 
 def _evaluation_for(system: System, data: BenchData, settings: BenchSettings) -> list:

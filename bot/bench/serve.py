@@ -120,13 +120,12 @@ def _run_level(bot: Bot, batcher: ReadBatcher, batching: str, concurrency: int,
     for thread in threads:
         thread.join()
     seconds = time.perf_counter() - began
-    sizes = batcher.batch_sizes
     return ServeLevel(batching=batching, concurrency=concurrency, turns=len(latencies), seconds=seconds,
                       turns_per_second=len(latencies) / seconds,
                       latency_p50_ms=percentile(latencies, 0.5) * 1000,
                       latency_p95_ms=percentile(latencies, 0.95) * 1000,
                       decode_tokens_per_second=batcher.decoded_tokens / seconds,
-                      mean_batch=sum(sizes) / len(sizes) if sizes else 0.0)
+                      mean_batch=batcher.mean_batch)
 
 
 def serve_table(report: ServeReport) -> str:

@@ -1,11 +1,11 @@
-"""Constrained decoding of a frame: ` Intent | words copied from the message = slot` then end.
+"""Constrained decoding of a frame for the untuned prompting modes: ` Intent | words copied from
+the message = slot` then end.
 
-Each piece is tokenised on its own, both for the tuning target and for the decoder's tries, so
-what the model learns to emit is exactly what the decoder allows: intents from the closed set,
-values copied as word spans of the message, in the order they occur and never overlapping (as a
-slot tagger reads them), each followed by its slot name from the skill's set (each at most once).
-Value first: the model points at the words, then names them with the words in view. The same
-allowed sets give tuning its loss (`FrameCodec.choices`), so what is trained is what is decoded.
+Each piece is tokenised on its own, both for demonstrations and for the decoder's tries, so what
+the model is shown is exactly what the decoder allows: intents from the closed set, values copied
+as word spans of the message, in the order they occur and never overlapping (as a slot tagger
+reads them), each followed by its slot name from the skill's set (each at most once). Value
+first: the model points at the words, then names them with the words in view.
 """
 
 from __future__ import annotations

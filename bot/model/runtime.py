@@ -13,16 +13,21 @@ from dataclasses import dataclass
 
 import torch
 from transformers import DynamicCache
+from transformers.utils.output_capturing import maybe_install_capturing_hooks
 
 from bot.model.base import BaseModel
 from bot.model.tables import Table, TableKind
 
-__all__ = ["PrefixKV", "Runtime", "set_threads"]
+__all__ = ["PrefixKV", "Runtime", "set_threads", "thread_count"]
 
 
 def set_threads(count: int) -> None:
     """torch's intra-op threads for this process (benchmarks pin each measured system's process)."""
     torch.set_num_threads(count)
+
+
+def thread_count() -> int:
+    return torch.get_num_threads()
 
 
 @dataclass
@@ -119,9 +124,14 @@ class Runtime:
         if depth >= self.layers:
             return self.decoder
         if depth not in self._views:
+            # transformers records hidden states with hooks on the layers, installed once per model
+            # object and marked on it; the view shares the layers, so it must share that mark too
+            # (else every view and every Runtime would hook the same layers again: doubled states)
+            maybe_install_capturing_hooks(self.decoder)
             view = copy.copy(self.decoder)
             view._modules = dict(self.decoder._modules)  # our own module table: the original stays whole
             view.layers = torch.nn.ModuleList(list(self.decoder.layers)[:depth])
+            view._output_capturing_hooks_installed = True
             self._views[depth] = view
         return self._views[depth]
 

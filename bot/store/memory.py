@@ -26,7 +26,6 @@ class MemoryStore(ConversationStore):
         self._marks: dict[str, float] = {}  # key -> deadline
         self._locks: dict[str, tuple[threading.Lock, int]] = {}  # id -> (lock, holders + waiters)
         self._data: dict[str, str] = {}  # user data (bot/store/user_data.py), no expiry
-        self._data: dict[str, str] = {}  # user data (bot/store/user_data.py), no expiry
         self._window = SlidingWindow()  # rate limits; bounded by its own least-recently-used rule
         self._next_sweep = time.monotonic() + SWEEP_SECONDS
 
@@ -92,14 +91,6 @@ class MemoryStore(ConversationStore):
         self._marks = {key: deadline for key, deadline in self._marks.items() if deadline > now}
         self._states = {key: entry for key, entry in self._states.items() if entry[0] > now}
         self._next_sweep = now + SWEEP_SECONDS
-
-    def read_data(self, key: str) -> str | None:
-        with self._mutex:
-            return self._data.get(key)
-
-    def write_data(self, key: str, value: str) -> None:
-        with self._mutex:
-            self._data[key] = value
 
     def read_data(self, key: str) -> str | None:
         with self._mutex:

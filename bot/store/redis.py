@@ -183,29 +183,19 @@ class RedisStore(ConversationStore):
             created = self._client.set(self._key("seen", key), 1, nx=True, ex=check_ttl(ttl_seconds))
         return not created
 
-    def read_data(self, key: str) -> str | None:
-        with self._calls():
-            raw = self._client.get(self._key("data", key))
-        return raw.decode("utf-8") if isinstance(raw, bytes) else raw
-
-    def write_data(self, key: str, value: str) -> None:
-        """A plain SET without expiry: user data outlives conversations."""
-        with self._calls():
-            self._client.set(self._key("data", key), value)
-
-    def read_data(self, key: str) -> str | None:
-        with self._calls():
-            raw = self._client.get(self._key("data", key))
-        return raw.decode("utf-8") if isinstance(raw, bytes) else raw
-
-    def write_data(self, key: str, value: str) -> None:
-        """A plain SET without expiry: user data outlives conversations."""
-        with self._calls():
-            self._client.set(self._key("data", key), value)
-
     def marked(self, key: str) -> bool:
         with self._calls():
             return bool(self._client.exists(self._key("seen", key)))
+
+    def read_data(self, key: str) -> str | None:
+        with self._calls():
+            raw = self._client.get(self._key("data", key))
+        return raw.decode("utf-8") if isinstance(raw, bytes) else raw
+
+    def write_data(self, key: str, value: str) -> None:
+        """A plain SET without expiry: user data outlives conversations."""
+        with self._calls():
+            self._client.set(self._key("data", key), value)
 
     def ping(self) -> None:
         with self._calls():

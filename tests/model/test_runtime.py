@@ -196,3 +196,24 @@ def test_greedy_frames_with_cache_equal_recomputed_constrained_greedy(runtime, p
             assert (frames[i].intent, frames[i].slots) == (frame.intent, frame.slots)
             assert counts[i] == count
             assert frames[i].confidence == pytest.approx(frame.confidence, abs=1e-4)
+
+
+def test_runtimes_sharing_a_model_read_the_same_states(tmp_path, tokenizer, make_tiny_model):
+    """Reading a middle layer runs a view of the first layers; several views and several Runtimes
+    over one model must not hook its layers twice (the hidden states would double)."""
+    from bot.model.base import load_base_model
+    from bot.model.runtime import Runtime
+
+    make_tiny_model(len(tokenizer), layers=3).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    base = load_base_model(str(tmp_path))
+    row = tokenizer.encode(" wake me at 7 am", add_special_tokens=False)
+    first, second = Runtime(base), Runtime(base)
+    with torch.no_grad():  # views first: the whole decoder has never run when they are made
+        reads = [runtime.layer_states([runtime.empty_prefix()], [row], {1, 2}) for runtime in (first, second, first)]
+        full = first.layer_states([first.empty_prefix()], [row], {1, 2, 3})
+    for read in reads:
+        for layer, state in read.items():
+            torch.testing.assert_close(state, full[layer])
+    hooks = sum(len(layer._forward_hooks) for layer in base.model.get_decoder().layers)
+    assert hooks <= len(base.model.get_decoder().layers)
