@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from filelock import FileLock
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.utils import logging as hf_logging
 
 from bot.errors import ModelLoadError
 
@@ -55,6 +56,7 @@ def resolve_model(spec: str) -> tuple[str, Path | str]:
 def load_base_model(spec: str = DEFAULT_MODEL, *, device: str = "cpu") -> BaseModel:
     """Load a frozen model in eval mode; raise ModelLoadError with a fix when it cannot be found."""
     name, where = resolve_model(spec)
+    hf_logging.disable_progress_bar()  # a frozen model loads in a second: no "Loading weights" bar on stderr
     try:
         tokenizer = AutoTokenizer.from_pretrained(where)
         # eager attention: for turns of tens of tokens it beats SDPA on CPU, most of all in backward
@@ -114,8 +116,6 @@ def _converted_default() -> Path:
 
 
 def _convert_gguf(gguf: Path, out: Path) -> None:
-    from transformers.utils import logging as hf_logging
-
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
     try:
