@@ -37,7 +37,7 @@ from bot.skills.manifest import ReadoutSpec
 from bot.skills.prompts import prompt_prefix
 from bot.types import Example
 
-__all__ = ["ReadoutTrainer", "TrainingItem", "calibrated", "fast_dtype"]
+__all__ = ["ReadoutTrainer", "TrainingItem", "calibrated", "fast_dtype", "length_sorted_chunks"]
 
 WARM_EPOCHS = 40  # passes of the heads over the cached states, at most
 
@@ -122,7 +122,8 @@ class ReadoutTrainer:
                         on_cached: Callable[[int], None]) -> list[tuple]:
         prefix = self.train_runtime.prefix(self.weights(), [], kind=self.kind)
         layers, cached = self.heads.spec.layers, []
-        for chunk in _length_sorted_chunks(items, 64, self.settings.seed):
+        for indices in length_sorted_chunks(items, 64, random.Random(self.settings.seed)):
+            chunk = [items[i] for i in indices]
             states = self.train_runtime.layer_states([prefix] * len(chunk), [b.layout.ids for b in chunk], set(layers))
             features = stacked_features(states, layers)
             mask = turn_mask(features.shape[1], [b.layout for b in chunk]).to(features.device).unsqueeze(-1)
@@ -199,15 +200,17 @@ class ReadoutTrainer:
         table.heads.save(directory)
 
 
-def _length_sorted_chunks(items: Sequence[TrainingItem], size: int, seed: int) -> list[list[TrainingItem]]:
-    """Chunks of similar length (little padding) in a seeded random order, so a time cap that
-    stops the caching early still leaves a fair sample, not the shortest turns."""
-    order = list(items)
-    random.Random(seed).shuffle(order)
+def length_sorted_chunks(items: Sequence, size: int, rng: random.Random, *, whole_only: bool = False) -> list[list[int]]:
+    """Indices of `items` in chunks of similar length (little padding), the order shuffled by
+    `rng` first, so a time cap that stops early still leaves a fair sample, not the shortest turns.
+    `whole_only` drops each block's last chunk when it is short of `size`."""
+    order = list(range(len(items)))
+    rng.shuffle(order)
     chunks = []
     for start in range(0, len(order), size * 8):
-        block = sorted(order[start:start + size * 8], key=len)
-        chunks += [block[i:i + size] for i in range(0, len(block), size)]
+        block = sorted(order[start:start + size * 8], key=lambda i: len(items[i]))
+        stop = len(block) - size + 1 if whole_only else len(block)
+        chunks += [block[i:i + size] for i in range(0, stop, size)]
     return chunks
 
 

@@ -22,7 +22,7 @@ from bot.config import SkillConfig, TuningConfig
 from bot.errors import DataError
 from bot.model.base import BaseModel
 from bot.model.tables import Table
-from bot.model.training import ReadoutTrainer, TrainingItem, calibrated
+from bot.model.training import ReadoutTrainer, TrainingItem, calibrated, length_sorted_chunks
 from bot.model.tuned_reader import TunedReader
 from bot.skills.manifest import DevFigures, Manifest, ReaderKind, data_hash, write_manifest
 from bot.tuning.metrics import Scores, score
@@ -43,10 +43,6 @@ class TuningResult:
     losses: list[float] = field(default_factory=list)
     dev_history: list[tuple[int, float]] = field(default_factory=list)  # (step, dev frame accuracy)
     warm_examples: int = 0  # examples whose states the warm start cached
-
-    @property
-    def dev_frame_accuracy(self) -> float | None:
-        return self.dev.frame_accuracy
 
 
 def split_dev(examples: Sequence[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
@@ -81,12 +77,7 @@ def _batches(items: list[TrainingItem], size: int, seed: int) -> Iterator[list[T
     """Endless shuffled batches of similar length: less padding, so more steps per minute."""
     rng = random.Random(seed)
     while True:
-        order = list(range(len(items)))
-        rng.shuffle(order)
-        batches = []
-        for start in range(0, len(order), size * 8):
-            chunk = sorted(order[start:start + size * 8], key=lambda i: len(items[i]))
-            batches += [chunk[i:i + size] for i in range(0, len(chunk) - size + 1, size)]
+        batches = length_sorted_chunks(items, size, rng, whole_only=True)
         rng.shuffle(batches)
         for batch in batches:
             yield [items[i] for i in batch]
