@@ -7,7 +7,10 @@ parse 400. Delivery is at least once and never twice: an event is answered befor
 - claimed for `claim_seconds` while a worker works on it; a delivery that finds the claim gets 503,
   and so does one not posted within `ack_seconds` (Slack waits 3 s), so Slack retries later;
 - a retry after a worker died between the turn and the post finds the claim gone, and the turn
-  (by its turn_id) answers with the reply it stored instead of reading again: one post.
+  (by its turn_id) answers with the reply it stored instead of reading again: one post;
+- a retry after a worker died between the post and the mark (its claim was taken, never finished)
+  finds the reply in the thread by the turn id in its message metadata, and posts nothing
+  (bot/adapters/slack_post.py).
 Replies go to the message's thread; the conversation is that thread.
 """
 
@@ -24,17 +27,17 @@ from typing import Any
 from fastapi import FastAPI
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.adapters.runner import QueueFull, TurnRunner
+from bot.adapters.slack_post import escape, post_reply, posted_before
 from bot.config.server import SlackConfig, SlackSecrets
 from bot.types import Turn
 
-__all__ = ["CHANNEL", "SlackMessage", "SocketMode", "build_slack_app", "escape", "message_from_event",
-           "mount_events_api"]
+__all__ = ["CHANNEL", "SlackMessage", "SocketMode", "answers_in_flight", "build_slack_app", "escape",
+           "message_from_event", "mount_events_api"]
 
 log = logging.getLogger("bot.adapters.slack")
 
@@ -59,6 +62,7 @@ class SlackMessage:
     turn: Turn
     channel: str
     thread_ts: str
+    ts: str = ""  # the message's own time stamp: the reply comes after it in the thread
 
 
 def message_from_event(event: Mapping[str, Any], *, event_id: str, team_id: str | None,
@@ -78,7 +82,7 @@ def message_from_event(event: Mapping[str, Any], *, event_id: str, team_id: str 
     conversation_id = f"slack:{team_id or '-'}:{channel}:{thread_ts}"
     turn = Turn(conversation_id=conversation_id, text=text, user_id=str(user), channel=CHANNEL,
                 turn_id=f"slack:{event_id}")
-    return SlackMessage(turn, str(channel), thread_ts)
+    return SlackMessage(turn, str(channel), thread_ts, str(ts))
 
 
 def strip_mention(text: str, bot_user_id: str | None) -> str:
@@ -93,9 +97,9 @@ def unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-def escape(text: str) -> str:
-    """The reply as Slack text: &, < and > escaped, so a reply can never ping `<!channel>` or a user."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def answers_in_flight() -> int:
+    """Events still being answered after their 503 (tests and shutdown wait for none)."""
+    return len(_WORKING)
 
 
 def build_slack_app(runner: TurnRunner, config: SlackConfig, secrets: SlackSecrets) -> AsyncApp:
@@ -135,36 +139,30 @@ async def _answer(runner: TurnRunner, config: SlackConfig, event: Mapping[str, A
         delivery.retry_later = f"event {event_id} is being answered by a worker"
         log.info("Slack event %s delivered again (retry %s) while a worker answers it", event_id, retry)
         return
-    delivery.retry_later = await _reply(runner, config, message, event_id, context.client)
+    # Claimed before and never marked done: that worker died, perhaps after posting the reply.
+    resumed = await runner.seen(f"slack-started:{event_id}", config.dedup_seconds)
+    delivery.retry_later = await _reply(runner, config, message, context, resumed=resumed)
     if delivery.retry_later is None:
         await runner.seen(f"slack-event:{event_id}", config.dedup_seconds)
 
 
-async def _reply(runner: TurnRunner, config: SlackConfig, message: SlackMessage, event_id: str,
-                 client: AsyncWebClient) -> str | None:
-    """Answer and post; None once posted, else why Slack should deliver the event again."""
+async def _reply(runner: TurnRunner, config: SlackConfig, message: SlackMessage, context: Any, *,
+                 resumed: bool) -> str | None:
+    """Answer and post; None once posted (or found posted), else why Slack should deliver it again."""
+    turn_id = str(message.turn.turn_id)
+    if resumed and await posted_before(context.client, channel=message.channel, thread_ts=message.thread_ts,
+                                       after_ts=message.ts, turn_id=turn_id, bot_user_id=context.bot_user_id):
+        log.info("Slack turn %s: its reply is already in the thread (the worker that posted it died before "
+                 "marking it); not posted again", turn_id)
+        return None
     try:
         reply = await runner.run(message.turn)
     except QueueFull as err:
         return f"overloaded: {err}"
     if not reply.handled:  # not applied (store down, conversation busy): Slack's retry resends it
         return f"turn not handled: {reply.text}"
-    return await _post(client, config, message, reply.text, event_id)
-
-
-async def _post(client: AsyncWebClient, config: SlackConfig, message: SlackMessage, text: str,
-                event_id: str) -> str | None:
-    try:
-        await client.chat_postMessage(channel=message.channel, thread_ts=message.thread_ts, text=escape(text))
-        return None
-    except SlackApiError as err:
-        log.error("Slack refused the reply to event %s in %s: %s\n  fix: invite the bot to the channel and "
-                  "grant chat:write", event_id, message.channel, err.response.get("error"))
-        return f"Slack refused the reply: {err.response.get('error')}"
-    except Exception as err:  # noqa: BLE001 - network trouble must not kill the server, only this reply
-        log.error("could not post the reply to Slack event %s: %s (is the Slack API at %s reachable?)",
-                  event_id, err, config.api_url)
-        return "the reply could not be posted"
+    return await post_reply(context.client, channel=message.channel, thread_ts=message.thread_ts, text=reply.text,
+                            turn_id=turn_id, api_url=config.api_url)
 
 
 def mount_events_api(app: FastAPI, runner: TurnRunner, config: SlackConfig, secrets: SlackSecrets) -> AsyncApp:

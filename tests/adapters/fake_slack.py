@@ -1,10 +1,12 @@
-"""A tiny stand-in for Slack's Web API (auth.test, chat.postMessage) that records what the bot
-posts, and Events API requests signed the way Slack signs them."""
+"""A tiny stand-in for Slack's Web API (auth.test, chat.postMessage, conversations.replies) that
+records what the bot posts and keeps its threads, and Events API requests signed the way Slack
+signs them."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import threading
 import time
@@ -23,12 +25,16 @@ TEAM = "T1"
 
 
 class FakeSlack:
-    """The Web API at `/api/<method>`; `posts` holds each chat.postMessage's arguments."""
+    """The Web API at `/api/<method>`; `posts` holds each chat.postMessage's arguments (and the `ts`
+    it was given), `calls` every method called, in order. `refuse` maps a method to the error it
+    answers (`missing_scope`, ...)."""
 
     def __init__(self) -> None:
         self.posts: list[dict[str, Any]] = []
         self.calls: list[str] = []
+        self.refuse: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._clock = itertools.count(1)
         self.app = Starlette(routes=[Route("/api/{method}", self.api, methods=["POST", "GET"])])
 
     async def api(self, request: Request) -> JSONResponse:
@@ -38,20 +44,47 @@ class FakeSlack:
         args = await _arguments(request)
         with self._lock:
             self.calls.append(method)
+            if method in self.refuse:
+                return JSONResponse({"ok": False, "error": self.refuse[method]})
             if method == "chat.postMessage":
-                self.posts.append(args)
+                self.post(args)
         if method == "auth.test":
             return JSONResponse({"ok": True, "team_id": TEAM, "user_id": BOT_USER, "bot_id": "BBOT",
                                  "team": "test", "user": "bot", "url": "https://test.slack.com/"})
         if method == "chat.postMessage":
-            return JSONResponse({"ok": True, "channel": args.get("channel"), "ts": f"{time.time():.6f}"})
+            return JSONResponse({"ok": True, "channel": args.get("channel"), "ts": self.posts[-1]["ts"]})
+        if method == "conversations.replies":
+            return JSONResponse({"ok": True, "messages": self.thread(args), "has_more": False})
         return JSONResponse({"ok": False, "error": "unknown_method"})
+
+    def post(self, args: dict[str, Any]) -> None:
+        """Record a message of the bot (what chat.postMessage does; tests may call it to seed a thread)."""
+        self.posts.append(args | {"ts": f"{int(time.time()) + 10_000}.{next(self._clock):06d}"})
+
+    def thread(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        """The bot's messages in thread `ts` after `oldest`, as conversations.replies lists them:
+        metadata only with `include_all_metadata` (Slack leaves it out otherwise)."""
+        with_metadata = str(args.get("include_all_metadata")).lower() in ("1", "true")
+        oldest = float(args.get("oldest") or 0)
+        return [{"type": "message", "user": BOT_USER, "bot_id": "BBOT", "text": post.get("text"), "ts": post["ts"],
+                 "thread_ts": post.get("thread_ts")} | ({"metadata": _json(post["metadata"])} if with_metadata and
+                                                       "metadata" in post else {})
+                for post in self.posts
+                if post.get("channel") == args.get("channel") and post.get("thread_ts") == args.get("ts")
+                and float(post["ts"]) > oldest]
 
 
 async def _arguments(request: Request) -> dict[str, Any]:
+    if request.method == "GET":  # conversations.replies
+        return dict(request.query_params)
     if request.headers.get("content-type", "").startswith("application/json"):
         return await request.json()
     return dict(parse_qsl((await request.body()).decode()))  # form-encoded (auth.test)
+
+
+def _json(value: Any) -> Any:
+    """Metadata as sent: an object in a JSON body, a JSON string in a form."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def event_body(event: dict[str, Any], *, event_id: str) -> str:

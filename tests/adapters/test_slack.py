@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 import sys
 import time
@@ -18,13 +19,16 @@ from fake_slack import BOT_TOKEN, BOT_USER, SIGNING_SECRET, TEAM, FakeSlack, eve
 
 from bot.adapters.http import create_app
 from bot.adapters.runner import TurnRunner
-from bot.adapters.slack import SocketMode, escape, message_from_event, strip_mention
+from bot.adapters.slack import SocketMode, answers_in_flight, escape, message_from_event, strip_mention
+from bot.adapters.slack_post import REPLY_EVENT, carries_turn
 from bot.config.server import ServerConfig, SlackConfig, SlackSecrets
 from bot.errors import ConfigError
-from bot.store import ConversationStore, RedisStore, StoreSettings
+from bot.store import ConversationStore, MemoryStore, RedisStore, StoreSettings
 
 SECRETS = SlackSecrets(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)
-QUIET_SECONDS = 0.4  # how long to watch for a reply that must not come
+# No sleeping to prove that no reply comes: events are answered before their ack
+# (process_before_response), so once every delivery has its response and `answers_in_flight()` is 0,
+# nothing is left that could still post.
 
 
 @pytest.fixture
@@ -55,13 +59,13 @@ def test_a_mention_gets_one_reply_in_its_thread_even_when_delivered_three_times(
             bot_server(make_manager(shared_stores()), api) as second:
         statuses = [deliver(first, body).status_code, deliver(second, body, retry=1).status_code,
                     deliver(first, body, retry=2).status_code]
-        wait_until(lambda: len(fake.posts) >= 1)
-        time.sleep(QUIET_SECONDS)
+        assert answers_in_flight() == 0
 
     assert statuses == [200, 200, 200]
     assert len(fake.posts) == 1
     post = fake.posts[0]
     assert (post["channel"], post["thread_ts"], post["text"]) == ("C1", "1700000000.000100", "Alarm set for 7 am.")
+    assert post["metadata"] == {"event_type": REPLY_EVENT, "event_payload": {"turn_id": "slack:Ev1"}}
 
 
 def test_a_thread_is_one_conversation(fake_slack: tuple[FakeSlack, str]) -> None:
@@ -83,11 +87,11 @@ def test_a_direct_message_is_answered_and_bot_messages_are_not(fake_slack: tuple
     from_a_bot = direct | {"bot_id": "BOTHER", "ts": "200.2", "text": "tell a joke too"}
     edited = direct | {"subtype": "message_changed", "ts": "200.3"}
     with bot_server(make_manager(), api) as client:
-        for number, event in enumerate([from_a_bot, edited, direct]):
-            deliver(client, event_body(event, event_id=f"Ev2{number}"))
-        wait_until(lambda: len(fake.posts) == 1)
-        time.sleep(QUIET_SECONDS)
+        statuses = [deliver(client, event_body(event, event_id=f"Ev2{number}")).status_code
+                    for number, event in enumerate([from_a_bot, edited, direct])]
+        assert answers_in_flight() == 0
 
+    assert statuses == [200, 200, 200]
     assert [(p["channel"], p["thread_ts"], p["text"]) for p in fake.posts] == [("D1", "200.1", "(chat) tell a joke")]
 
 
@@ -101,10 +105,10 @@ def test_a_forged_or_stale_request_gets_401_and_no_reply(fake_slack: tuple[FakeS
     with bot_server(gate, api) as client:
         refused = deliver(client, body, **signing)
         unsigned = client.post("/slack/events", content=body, headers={"Content-Type": "application/json"})
-        time.sleep(QUIET_SECONDS)
+        assert answers_in_flight() == 0
 
     assert (refused.status_code, unsigned.status_code) == (401, 401)
-    assert fake.posts == [] and gate.turns == []
+    assert fake.posts == [] and gate.turns == [] and "chat.postMessage" not in fake.calls
 
 
 def test_a_reply_not_posted_within_the_ack_budget_gets_503_and_slacks_retry_no_second_reply(
@@ -120,41 +124,90 @@ def test_a_reply_not_posted_within_the_ack_budget_gets_503_and_slacks_retry_no_s
         gate.opened.set()
         wait_until(lambda: len(fake.posts) == 1)
         wait_until(lambda: deliver(client, body, retry=2).status_code == 200)  # the retry a minute later
-        time.sleep(QUIET_SECONDS)
+        wait_until(lambda: answers_in_flight() == 0)  # the first delivery's work has ended
 
     assert (later.status_code, later.json()["error"]["code"]) == (503, "retry_later") and answered_after < 1.0
     assert later.headers["Retry-After"] == "60" and busy.status_code == 503
     assert [p["text"] for p in fake.posts] == ["(chat) tell a joke"] and len(gate.turns) == 1
 
 
-def test_a_worker_killed_between_the_turn_and_the_post_loses_no_reply_and_posts_none_twice(
-        fake_slack: tuple[FakeSlack, str], redis_url: str) -> None:
+@pytest.mark.parametrize("where", ["turn", "post"])
+def test_a_worker_killed_mid_event_loses_no_reply_and_posts_none_twice(
+        fake_slack: tuple[FakeSlack, str], redis_url: str, where: str) -> None:
+    """Killed after the turn (nothing posted) or after the post (not marked done): Slack's retry
+    leaves exactly one reply in the thread, and the turn is read once."""
     fake, api = fake_slack
-    prefix, port = f"slack-kill-{time.time_ns()}:", free_port()
+    prefix, port, event_id = f"slack-kill-{time.time_ns()}:", free_port(), f"Ev6{where}"
     dying = subprocess.Popen([sys.executable, str(Path(__file__).with_name("slack_worker.py")), str(port), redis_url,
-                              prefix, api])
-    body = event_body(mention("set an alarm", ts="600.1"), event_id="Ev60")
+                              prefix, api, where])
+    body = event_body(mention("set an alarm", ts="600.1"), event_id=event_id)
     store = RedisStore(StoreSettings(kind="redis", url=redis_url, key_prefix=prefix))
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as first:
             wait_until(lambda: _answers(first), seconds=30)
-            with pytest.raises(httpx.TransportError):  # the worker dies with the request open: no ack
-                deliver(first, body)
+            with pytest.raises(httpx.TransportError, match=r"(?i)disconnect|closed|reset|EOF"):
+                deliver(first, body)  # the worker dies with the request open: no ack
         assert dying.wait(10) == 9
-        with bot_server(make_manager(store), api, claim_seconds=1) as second:
+        posted_by_the_dead = fake.calls.count("chat.postMessage")
+        with bot_server(make_manager(store), api, claim_seconds=2) as second:
             at_once = deliver(second, body, retry=1)  # the dead worker's claim still stands
-            time.sleep(1.1)
+            wait_until(lambda: not store.marked(f"slack-claim:{event_id}"), seconds=5)
             retried = deliver(second, body, retry=2)  # Slack's retry a minute later
             again = deliver(second, body, retry=3)
-            time.sleep(QUIET_SECONDS)
+            assert answers_in_flight() == 0
         state = store.load(f"slack:{TEAM}:C1:600.1")
     finally:
         dying.kill()
         store.close()
 
+    assert posted_by_the_dead == {"turn": 0, "post": 1}[where]
     assert (at_once.status_code, retried.status_code, again.status_code) == (503, 200, 200)
     assert [p["text"] for p in fake.posts] == ["For what time?"]
-    assert state.turns == 1  # the retry posted the stored reply; the turn was not read a second time
+    assert fake.calls.count("conversations.replies") == 1  # the retry looked in the thread first
+    assert state.turns == 1  # the turn was not read a second time
+
+
+@pytest.mark.parametrize("seeded", ["slack:Ev70", "slack:Ev-other"], ids=["found", "another-turn"])
+def test_a_resumed_event_posts_only_if_its_reply_is_not_in_the_thread(fake_slack: tuple[FakeSlack, str],
+                                                                      seeded: str) -> None:
+    fake, api = fake_slack
+    store = MemoryStore()
+    store.seen("slack-started:Ev70", 60)  # a worker started it and died; its claim has run out
+    fake.post({"channel": "C1", "thread_ts": "700.1", "text": "For what time?",
+               "metadata": {"event_type": REPLY_EVENT, "event_payload": {"turn_id": seeded}}})
+    gate = Gate(make_manager(store))
+    gate.opened.set()
+    with bot_server(gate, api) as client:
+        response = deliver(client, event_body(mention("set an alarm", ts="700.1"), event_id="Ev70"), retry=1)
+
+    found = seeded == "slack:Ev70"
+    assert response.status_code == 200 and store.marked("slack-event:Ev70")
+    assert (len(fake.posts), len(gate.turns)) == ((1, 0) if found else (2, 1))  # found: not even read again
+
+
+def test_a_thread_that_cannot_be_read_still_gets_the_reply_and_names_the_scope(
+        fake_slack: tuple[FakeSlack, str], caplog: pytest.LogCaptureFixture) -> None:
+    fake, api = fake_slack
+    fake.refuse["conversations.replies"] = "missing_scope"
+    store = MemoryStore()
+    store.seen("slack-started:Ev71", 60)  # resumed after a death; the thread is unreadable
+    with caplog.at_level(logging.ERROR, logger="bot.adapters.slack"), bot_server(make_manager(store), api) as client:
+        response = deliver(client, event_body(mention("tell a joke", ts="710.1"), event_id="Ev71"), retry=1)
+
+    assert response.status_code == 200 and [p["text"] for p in fake.posts] == ["(chat) tell a joke"]
+    assert "missing_scope" in caplog.text and "channels:history" in caplog.text
+
+
+@pytest.mark.parametrize(("message", "expected"), [
+    ({"user": BOT_USER, "metadata": {"event_type": REPLY_EVENT, "event_payload": {"turn_id": "slack:E1"}}}, True),
+    ({"user": BOT_USER, "metadata": {"event_type": REPLY_EVENT, "event_payload": {"turn_id": "slack:E2"}}}, False),
+    ({"user": BOT_USER, "metadata": {"event_type": "task_created", "event_payload": {"turn_id": "slack:E1"}}}, False),
+    ({"user": "UALICE", "metadata": {"event_type": REPLY_EVENT, "event_payload": {"turn_id": "slack:E1"}}}, False),
+    ({"user": BOT_USER, "metadata": {"event_type": REPLY_EVENT, "event_payload": "slack:E1"}}, False),
+    ({"user": BOT_USER, "text": "For what time?"}, False),
+])
+def test_only_the_bots_message_tagged_with_the_turn_counts_as_its_reply(message: dict, expected: bool) -> None:
+    assert carries_turn(message, "slack:E1", BOT_USER) is expected
 
 
 def _answers(client: httpx.Client) -> bool:
