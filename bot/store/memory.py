@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from bot.store.base import ConversationStore, StoreLockTimeout, StoreSettings, check_ttl
@@ -17,17 +17,19 @@ SWEEP_SECONDS = 60.0  # how often `seen` drops expired marks, so the table canno
 
 
 class MemoryStore(ConversationStore):
-    """Dict-backed store; thread safe. Expiry is honoured lazily on a monotonic clock."""
+    """Dict-backed store; thread safe. Expiry is honoured lazily on `clock` (monotonic seconds;
+    tests pass a clock they move, so expiry is checked without waiting for it)."""
 
-    def __init__(self, settings: StoreSettings | None = None) -> None:
+    def __init__(self, settings: StoreSettings | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(settings or StoreSettings(kind="memory"))
+        self.clock = clock
         self._mutex = threading.Lock()  # guards the three tables below, never held while waiting
         self._states: dict[str, tuple[float, str]] = {}  # id -> (deadline, state JSON)
         self._marks: dict[str, float] = {}  # key -> deadline
         self._locks: dict[str, tuple[threading.Lock, int]] = {}  # id -> (lock, holders + waiters)
         self._data: dict[str, str] = {}  # user data (bot/store/user_data.py), no expiry
-        self._window = SlidingWindow()  # rate limits; bounded by its own least-recently-used rule
-        self._next_sweep = time.monotonic() + SWEEP_SECONDS
+        self._window = SlidingWindow(clock=clock)  # rate limits; bounded by its own least-recently-used rule
+        self._next_sweep = clock() + SWEEP_SECONDS
 
     @contextmanager
     def lock(self, conversation_id: str) -> Iterator[None]:
@@ -56,7 +58,7 @@ class MemoryStore(ConversationStore):
     def load(self, conversation_id: str) -> ConversationState:
         with self._mutex:
             deadline, raw = self._states.get(conversation_id, (0.0, ""))
-            if deadline <= time.monotonic():
+            if deadline <= self.clock():
                 self._states.pop(conversation_id, None)
                 return ConversationState(conversation_id=conversation_id)
         # Stored as JSON so that a loaded state changes nothing until it is saved, as with Redis.
@@ -65,10 +67,10 @@ class MemoryStore(ConversationStore):
     def save(self, state: ConversationState) -> None:
         raw = state.model_dump_json()
         with self._mutex:
-            self._states[state.conversation_id] = (time.monotonic() + self.settings.expiry_seconds, raw)
+            self._states[state.conversation_id] = (self.clock() + self.settings.expiry_seconds, raw)
 
     def seen(self, key: str, ttl_seconds: int) -> bool:
-        now = time.monotonic()
+        now = self.clock()
         with self._mutex:
             self._sweep(now)
             check_ttl(ttl_seconds)
@@ -79,7 +81,7 @@ class MemoryStore(ConversationStore):
 
     def marked(self, key: str) -> bool:
         with self._mutex:
-            return self._marks.get(key, 0.0) > time.monotonic()
+            return self._marks.get(key, 0.0) > self.clock()
 
     def hit(self, key: str, limit: int, window_seconds: float) -> float:
         with self._mutex:

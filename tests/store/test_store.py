@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from collections.abc import Callable
 
 import pytest
 from pydantic import ValidationError
+from store_clock import FakeClock
 
 import bot.store
 from bot.store import (STORES, ConversationStore, MemoryStore, RedisStore, StoreLockLost,
@@ -21,6 +23,17 @@ from bot.types import ConversationState, HistoryEntry
 
 MakeStore = Callable[..., ConversationStore]
 SPAWN = multiprocessing.get_context("spawn")
+POLL_SECONDS = 0.02
+
+
+def poll(condition: Callable[[], bool], seconds: float = 3.0) -> float:
+    """Seconds until `condition` held (Redis expires keys on its own clock); fails after `seconds`."""
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > seconds:
+            pytest.fail(f"condition not met within {seconds} s")
+        time.sleep(POLL_SECONDS)
+    return time.monotonic() - started
 
 
 def test_public_api_is_exported() -> None:
@@ -48,11 +61,25 @@ def test_state_round_trip(store: ConversationStore) -> None:
     assert store.load("c1").turns == 3
 
 
-def test_state_expires(make_store: MakeStore) -> None:
-    store = make_store(expiry_seconds=1)
+def test_state_expires_and_a_save_restarts_its_expiry(make_store: MakeStore, store_kind: str,
+                                                      clock: FakeClock) -> None:
+    store, fresh = make_store(expiry_seconds=60), ConversationState(conversation_id="c1")
     store.save(ConversationState(conversation_id="c1", turns=1))
-    time.sleep(1.2)
-    assert store.load("c1") == ConversationState(conversation_id="c1")
+    if store_kind == "memory":
+        clock.advance(50)
+        store.save(ConversationState(conversation_id="c1", turns=2))  # the expiry starts again
+        clock.advance(59.9)
+        assert store.load("c1").turns == 2
+        clock.advance(0.2)
+        assert store.load("c1") == fresh
+        return
+    key = store._key("conv", "c1")
+    assert 59 <= store._client.ttl(key) <= 60  # the expiry Redis was given (EX 60)
+    store._client.expire(key, 1000)
+    store.save(ConversationState(conversation_id="c1", turns=2))
+    assert 59 <= store._client.ttl(key) <= 60  # a save sets it again
+    store._client.pexpire(key, 50)  # Redis's own expiry, shortened so that the test need not wait a minute
+    poll(lambda: store.load("c1") == fresh)
 
 
 def test_key_prefix_isolates_stores(make_store: MakeStore, store_kind: str) -> None:
@@ -106,7 +133,7 @@ def test_lock_of_a_dead_holder_expires(redis_url: str) -> None:
     child.join(timeout=30)
     assert child.exitcode == 0
     settings = StoreSettings(kind="redis", url=redis_url, key_prefix=prefix, lock_wait_seconds=0)
-    with RedisStore(settings) as store, pytest.raises(StoreLockTimeout):
+    with RedisStore(settings) as store, pytest.raises(StoreLockTimeout, match="'c1': lock not acquired"):
         with store.lock("c1"):  # still held by the dead process...
             pass
     with RedisStore(settings.model_copy(update={"lock_wait_seconds": 5})) as store:
@@ -125,7 +152,7 @@ def test_a_lease_is_renewed_while_its_turn_runs(redis_url: str) -> None:
     with RedisStore(settings) as holder, RedisStore(settings) as other:
         with holder.lock("c1"):
             time.sleep(1.0)  # more than three leases: only renewal keeps the lock
-            with pytest.raises(StoreLockTimeout):
+            with pytest.raises(StoreLockTimeout, match="another turn of it is still running"):
                 with other.lock("c1"):
                     pass
             holder.save(ConversationState(conversation_id="c1", turns=1))
@@ -155,15 +182,20 @@ def test_a_lease_not_renewed_in_time_refuses_the_save(redis_url: str, monkeypatc
         assert store.load("c1").turns == 0
 
 
-def test_hits_are_counted_in_a_sliding_window(store: ConversationStore) -> None:
+def test_hits_are_counted_in_a_sliding_window(store: ConversationStore, store_kind: str, clock: FakeClock) -> None:
     allowed = [store.hit("conv:a", 3, 1.0) for _ in range(3)]
     refused = store.hit("conv:a", 3, 1.0)
     other = store.hit("conv:b", 3, 1.0)
-    time.sleep(1.1)
 
     assert allowed == [0.0, 0.0, 0.0] and other == 0.0
     assert 0.5 < refused <= 1.0
-    assert store.hit("conv:a", 3, 1.0) == 0.0
+    if store_kind == "memory":
+        clock.advance(refused - 0.01)
+        assert store.hit("conv:a", 3, 1.0) > 0.0  # a refused hit is not counted...
+        clock.advance(0.02)
+        assert store.hit("conv:a", 3, 1.0) == 0.0  # ...so the window frees when the first hit leaves it
+    else:  # Redis's clock: refused until the oldest hit leaves the window, about `refused` from now
+        assert poll(lambda: store.hit("conv:a", 3, 1.0) == 0.0) >= refused - 0.1
     with pytest.raises(ValueError, match="limit >= 1"):
         store.hit("conv:c", 0, 1.0)
 
@@ -178,13 +210,20 @@ def test_hits_are_shared_by_every_connection_to_one_redis(make_store: MakeStore,
     assert waits[:4] == [0.0] * 4 and 59 < waits[4] <= 60
 
 
-def test_seen_marks_keys_until_their_ttl(store: ConversationStore) -> None:
+def test_seen_marks_keys_until_their_ttl(store: ConversationStore, store_kind: str, clock: FakeClock) -> None:
     assert store.marked("evt-1") is False
     assert store.seen("evt-1", 1) is False
     assert store.marked("evt-1") is True and store.marked("evt-2") is False
     assert store.seen("evt-1", 1) is True
     assert store.seen("evt-2", 1) is False
-    time.sleep(1.2)
+    if store_kind == "memory":
+        clock.advance(0.99)
+        assert store.marked("evt-1") is True
+        clock.advance(0.02)
+    else:
+        assert 0 < store._client.pttl(store._key("seen", "evt-1")) <= 1000  # EX 1, on Redis's clock
+        poll(lambda: not store.marked("evt-1"))
+    assert store.marked("evt-1") is False
     assert store.seen("evt-1", 1) is False
     with pytest.raises(ValueError, match="ttl_seconds"):
         store.seen("evt-3", 0)
@@ -240,7 +279,7 @@ def test_redis_down_fails_fast_naming_url_without_password(operation: str) -> No
              "seen": lambda: store.seen("e", 5),
              "ping": store.ping}
     started = time.monotonic()
-    with pytest.raises(StoreUnavailable) as caught:
+    with pytest.raises(StoreUnavailable, match="is unavailable") as caught:
         calls[operation]()
     assert time.monotonic() - started < 1.5
     assert "redis://:***@127.0.0.1:1/0" in str(caught.value) and "REDIS_URL" in str(caught.value)
@@ -277,12 +316,17 @@ def test_open_store_builds_each_kind(redis_url: str, monkeypatch: pytest.MonkeyP
 
 
 def test_open_store_never_falls_back_to_memory() -> None:
-    with pytest.raises(StoreUnavailable):
+    with pytest.raises(StoreUnavailable, match=r"redis://127\.0\.0\.1:1/0 is unavailable"):
         open_store(StoreSettings(kind="redis", url="redis://127.0.0.1:1/0", socket_timeout_seconds=0.5))
 
 
-@pytest.mark.parametrize("bad", [{"kind": "mongo"}, {"expiry_seconds": 0}, {"lock_timeout_seconds": -1},
-                                 {"socket_timeout_seconds": 0}, {"typo": 1}])
-def test_invalid_settings_are_refused(bad: dict) -> None:
-    with pytest.raises(ValidationError):
+@pytest.mark.parametrize(("bad", "message"), [
+    ({"kind": "mongo"}, "kind\n  Input should be 'memory' or 'redis'"),
+    ({"expiry_seconds": 0}, "expiry_seconds\n  Input should be greater than or equal to 1"),
+    ({"lock_timeout_seconds": -1}, "lock_timeout_seconds\n  Input should be greater than 0"),
+    ({"socket_timeout_seconds": 0}, "socket_timeout_seconds\n  Input should be greater than 0"),
+    ({"typo": 1}, "typo\n  Extra inputs are not permitted"),
+])
+def test_invalid_settings_are_refused_naming_the_field(bad: dict, message: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(message)):
         StoreSettings(**bad)
