@@ -16,10 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
+import queue
 import sys
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from bot.skills.skill import Skill
     from bot.store import ConversationStore
 
-__all__ = ["Bot", "load_skills", "reply_pieces"]
+__all__ = ["Bot", "load_skills"]
 
 OUT_OF_SCOPE = "out_of_scope"  # the intent `Bot.read` gives a turn the router sends to no skill
 
@@ -110,9 +110,10 @@ class Bot:
     def model_name(self) -> str:
         return self.understanding.runtime.base.name
 
-    def handle(self, turn: Turn) -> Reply:
-        """Answer a whole `Turn` (what the adapters hand over)."""
-        return self.manager.handle(turn)
+    def handle(self, turn: Turn, on_piece: Callable[[str], None] | None = None) -> Reply:
+        """Answer a whole `Turn` (what the adapters hand over); `on_piece` gets the reply's text
+        as it is produced (see `DialogueManager.handle`)."""
+        return self.manager.handle(turn, on_piece)
 
     def reply(self, conversation_id: str, text: str, *, user_id: str | None = None,
               turn_id: str | None = None) -> Reply:
@@ -126,15 +127,37 @@ class Bot:
 
     def stream(self, conversation_id: str, text: str, *, user_id: str | None = None,
                turn_id: str | None = None) -> Iterator[str]:
-        """The reply's text in pieces (words with their spaces), which join back to `reply(...).text`."""
-        yield from reply_pieces(self.reply(conversation_id, text, user_id=user_id, turn_id=turn_id).text)
+        """The reply's text in pieces as it is produced (a generated reply token by token, a
+        template reply whole); they join to `reply(...).text`. The turn runs on its own thread and is
+        stored whole even if the caller stops reading early."""
+        pieces: queue.SimpleQueue[str | _Done] = queue.SimpleQueue()
+        turn = _turn(conversation_id, text, user_id, turn_id)
+
+        def answer() -> None:
+            try:
+                self.handle(turn, pieces.put)
+                pieces.put(_Done())
+            except BaseException as err:  # noqa: BLE001 - raised again in the caller's thread
+                pieces.put(_Done(err))
+
+        threading.Thread(target=answer, name=f"bot-stream-{conversation_id}", daemon=True).start()
+        while not isinstance(piece := pieces.get(), _Done):
+            yield piece
+        if piece.error is not None:
+            raise piece.error
 
     async def astream(self, conversation_id: str, text: str, *, user_id: str | None = None,
                       turn_id: str | None = None) -> AsyncIterator[str]:
-        """`stream` for async code; the turn runs on a worker thread."""
-        reply = await self.areply(conversation_id, text, user_id=user_id, turn_id=turn_id)
-        for piece in reply_pieces(reply.text):
+        """`stream` for async code: the turn runs on a worker thread, pieces arrive on the loop."""
+        loop = asyncio.get_running_loop()
+        pieces: asyncio.Queue[str | None] = asyncio.Queue()
+        turn = _turn(conversation_id, text, user_id, turn_id)
+        task = asyncio.ensure_future(asyncio.to_thread(
+            self.handle, turn, lambda piece: loop.call_soon_threadsafe(pieces.put_nowait, piece)))
+        task.add_done_callback(lambda _: pieces.put_nowait(None))  # after every piece the thread sent
+        while (piece := await pieces.get()) is not None:
             yield piece
+        await task  # its error, if any
 
     def read(self, text: str, skill: str | None = None) -> Frame:
         """Understanding only: the frame `skill` reads (default: the skill the router picks); no state
@@ -234,6 +257,8 @@ def _turn(conversation_id: str, text: str, user_id: str | None, turn_id: str | N
                 turn_id=turn_id)
 
 
-def reply_pieces(text: str) -> list[str]:
-    """`text` cut into words with their following spaces; the pieces join back to `text` exactly."""
-    return re.findall(r"\s*\S+\s*", text) or ([text] if text else [])
+class _Done:
+    """The end of a stream's pieces, with the error that ended it, if any."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error

@@ -60,13 +60,61 @@ def test_reply_answers_with_the_skill_and_keeps_the_conversation(bot):
 def test_stream_pieces_join_to_the_reply_of_a_fresh_conversation(bot):
     pieces = list(bot.stream("stream-a", TEXTS[0]))
     assert "".join(pieces) == bot.reply("stream-b", TEXTS[0]).text
-    assert len(pieces) == len(bot.reply("stream-c", TEXTS[0]).text.split())
+    assert bot.store.load("stream-a").history == bot.store.load("stream-b").history  # stored alike
+
+
+@pytest.fixture(scope="module")
+def chat_bot(tmp_path_factory, tiny_base, make_skill):
+    """A bot whose one skill generates every reply with the tiny model (free text)."""
+    root = tmp_path_factory.mktemp("chat")
+    config = make_skill(name="chat", slots=[], intents=[{"name": "chat", "generate": True}])
+    write_skill(root / "skills" / "chat", config, [])
+    with Bot.from_settings(load_settings(None, skills_dir=root / "skills"), base=tiny_base) as loaded:
+        yield loaded
+
+
+def test_a_generated_reply_streams_token_by_token_and_is_stored_as_if_not_streamed(chat_bot):
+    reply = chat_bot.reply("plain", "hello there")
+    pieces = list(chat_bot.stream("streamed", "hello there"))
+    assert "".join(pieces) == reply.text and len(pieces) >= 2  # pieces of the generated text, not one
+    plain, streamed = chat_bot.store.load("plain"), chat_bot.store.load("streamed")
+    assert streamed.model_dump(exclude={"conversation_id"}) == plain.model_dump(exclude={"conversation_id"})
+
+
+def test_the_first_piece_arrives_before_the_model_writes_the_last_token(chat_bot, monkeypatch):
+    import bot.model.understanding as understanding
+
+    events: list[str] = []
+    steps = understanding.greedy_line_tokens
+
+    def recorded(*args, **kwargs):
+        for step in steps(*args, **kwargs):
+            events.append("token")
+            yield step
+
+    monkeypatch.setattr(understanding, "greedy_line_tokens", recorded)
+    for piece in chat_bot.stream("order", "hello there"):
+        events.append("piece")
+    tokens = events.count("token")
+    assert tokens >= 2 and events.index("piece") < tokens  # a piece went out before the last token was made
+
+
+def test_astream_passes_generated_pieces_on(chat_bot):
+    async def main():
+        return [piece async for piece in chat_bot.astream("async-chat", "hello there")]
+
+    pieces = asyncio.run(main())
+    assert len(pieces) >= 2 and "".join(pieces) == chat_bot.reply("async-plain", "hello there").text
 
 
 def test_areply_runs_the_turn_off_the_event_loop_thread(bot, monkeypatch):
     threads: list[threading.Thread] = []
     handle = bot.manager.handle
-    monkeypatch.setattr(bot.manager, "handle", lambda turn: threads.append(threading.current_thread()) or handle(turn))
+    def recorded(turn, on_piece=None):
+        threads.append(threading.current_thread())
+        return handle(turn, on_piece)
+
+    monkeypatch.setattr(bot.manager, "handle", recorded)
 
     async def main():
         loop_thread = threading.current_thread()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +17,7 @@ from typing import Protocol, TypeVar
 from bot.store import ConversationStore
 from bot.types import Reply, Turn
 
-__all__ = ["NotReady", "QueueFull", "TurnHandler", "TurnRunner", "word_pieces"]
+__all__ = ["NotReady", "QueueFull", "TurnHandler", "TurnRunner"]
 
 log = logging.getLogger("bot.adapters")
 SLOT_POLL_SECONDS = 0.005  # how often a queued turn looks for a free thread
@@ -31,7 +30,8 @@ class TurnHandler(Protocol):
 
     store: ConversationStore
 
-    def handle(self, turn: Turn) -> Reply: ...
+    def handle(self, turn: Turn, on_piece: Callable[[str], None] | None = None) -> Reply:
+        """The reply; `on_piece` (given by `TurnRunner.stream` only) gets its text as it is produced."""
 
 
 class NotReady(RuntimeError):
@@ -115,9 +115,10 @@ class TurnRunner:
         # (at most `threads` spares): abandoned work never holds up a live client's turn.
         return self._running < self._threads + min(self._abandoned, self._threads)
 
-    async def run(self, turn: Turn) -> Reply:
+    async def run(self, turn: Turn, on_piece: Callable[[str], None] | None = None) -> Reply:
         """The manager's reply to `turn`; raises NotReady while the manager is being built and
-        QueueFull when the queue is full. Cancelled before a thread takes it, the turn never runs."""
+        QueueFull when the queue is full. Cancelled before a thread takes it, the turn never runs.
+        `on_piece` is called on the turn's thread with the reply's pieces (see `stream`)."""
         handler = self.handler
         with self._count_lock:
             if self.full:
@@ -133,7 +134,8 @@ class TurnRunner:
         self._count(running=+1)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self._threads * 2, thread_name_prefix="bot-turn")
-        future = self._pool.submit(handler.handle, turn)
+        future = self._pool.submit(handler.handle, turn) if on_piece is None else \
+            self._pool.submit(handler.handle, turn, on_piece)
         abandoned: list[bool] = []  # set once, under the lock, if its client goes away first
         future.add_done_callback(lambda _: self._count(admitted=-1, running=-1, abandoned=-len(abandoned)))
         try:
@@ -162,23 +164,22 @@ class TurnRunner:
         return await asyncio.to_thread(function, *args, **kwargs)
 
     async def stream(self, turn: Turn) -> AsyncIterator[str | Reply]:
-        """The reply's text in pieces as they are produced, then the whole Reply.
-
-        The manager answers with whole replies today, so the pieces follow the finished reply;
-        a manager that streams tokens slots in here without changing any adapter.
-        """
-        reply = await self.run(turn)
-        for piece in word_pieces(reply.text):
-            yield piece
-        yield reply
+        """The reply's text in pieces as they are produced (a generated reply token by token while
+        the model writes it), then the whole Reply. Admission, queueing and a client going away work
+        as in `run`: closing the stream early cancels the turn like a cancelled `run`."""
+        loop = asyncio.get_running_loop()
+        pieces: asyncio.Queue[str | None] = asyncio.Queue()
+        task = asyncio.ensure_future(self.run(turn, lambda piece: loop.call_soon_threadsafe(pieces.put_nowait, piece)))
+        task.add_done_callback(lambda _: pieces.put_nowait(None))  # after every piece the turn's thread sent
+        try:
+            while (piece := await pieces.get()) is not None:
+                yield piece
+            yield await task
+        finally:
+            task.cancel()  # a no-op once it is done
 
     def close(self) -> None:
         """Stop the worker threads once their turns finish (an app's lifespan may start it again)."""
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
-
-
-def word_pieces(text: str) -> list[str]:
-    """`text` cut into words with their following spaces; the pieces join back to `text` exactly."""
-    return re.findall(r"\s*\S+\s*", text) or ([text] if text else [])

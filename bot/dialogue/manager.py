@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from bot.config import SkillConfig
@@ -19,6 +20,7 @@ from bot.config.dialogue import DialogueSettings
 from bot.config.templates import fill_template
 from bot.dialogue.actions.providers import load_providers
 from bot.dialogue.carry_over import describe_changes, only_slots
+from bot.dialogue.pieces import OnPiece, ReplyPieces
 from bot.dialogue.policy import Move, Situation, decide
 from bot.dialogue.responses import ResponseContext, Responses
 from bot.dialogue.tracking import begin, clear_pending, complete, missing_slot, record, resume, suspend
@@ -36,6 +38,9 @@ FALLBACK_REPLY = "Sorry, I can't help with that yet."
 BUSY_REPLY = "I'm still working on your last message; please try again in a moment."
 ERROR_REPLY = "Sorry, something went wrong on my side. Please try again."
 CANCELLED_REPLY = "Okay, cancelled."
+
+# The pieces of the reply of the turn this thread answers, if it is streamed (None: it is not).
+_PIECES: ContextVar[ReplyPieces | None] = ContextVar("reply_pieces", default=None)
 
 
 @dataclass(frozen=True)
@@ -81,10 +86,19 @@ class DialogueManager:
             Move.follow_up: self._follow_up, Move.start: self._start, Move.fallback: self._fallback,
         }
 
-    def handle(self, turn: Turn) -> Reply:
-        """Answer one turn, saving what it changed; a failure becomes a safe reply and a log entry."""
+    def handle(self, turn: Turn, on_piece: OnPiece | None = None) -> Reply:
+        """Answer one turn, saving what it changed; a failure becomes a safe reply and a log entry.
+        `on_piece` gets the reply text in pieces: a generated reply's as the model writes it, the
+        rest when the turn is done; they join to the reply's text. The turn is stored as without it."""
         started = time.perf_counter()
-        outcome = self._guarded(turn)
+        pieces = ReplyPieces(on_piece) if on_piece is not None else None
+        live = _PIECES.set(pieces)  # the thread's own: concurrent turns never see each other's
+        try:
+            outcome = self._guarded(turn)
+        finally:
+            _PIECES.reset(live)
+        if pieces is not None:
+            pieces.finish(outcome.text)
         return Reply(conversation_id=turn.conversation_id, text=outcome.text, skill=outcome.skill,
                      frame=outcome.frame, seconds=time.perf_counter() - started, handled=outcome.handled)
 
@@ -199,8 +213,11 @@ class DialogueManager:
         skill = self.skills[last.skill]
         merged = {**last.slots, **reading.slots}
         begin(s.state, skill.name, reading.model_copy(update={"slots": merged}))
-        outcome = self._advance(s.state, skill, turn, reading, replaces=last.slots)
         changes = describe_changes(last.slots, merged) or "nothing new"
+        head, has_reply, _ = self.policy.follow_up_reply.partition("{reply}")
+        if has_reply and (pieces := _PIECES.get()) is not None:  # streamed: the text before the reply first
+            pieces(fill_template(head, {"changes": changes}))
+        outcome = self._advance(s.state, skill, turn, reading, replaces=last.slots)
         return _Outcome(fill_template(self.policy.follow_up_reply, {"changes": changes, "reply": outcome.text}),
                         outcome.skill, outcome.frame)
 
@@ -232,7 +249,7 @@ class DialogueManager:
                       confidence=reading.confidence if reading else 0.0)
         missing = missing_slot(intent, state.slots)
         context = ResponseContext(skill, intent, frame, state, turn.text, tuple(state.history), missing,
-                                  user_id=records_owner(turn), replaces=replaces)
+                                  user_id=records_owner(turn), replaces=replaces, on_piece=_PIECES.get())
         reply = self.responses.respond(context)
         if missing:
             state.waiting_for = missing

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from bot.config import IntentConfig, SkillConfig
 from bot.config.templates import fill_template
 from bot.dialogue.actions.context import ActionContext
+from bot.dialogue.pieces import OnPiece
 from bot.dialogue.understanding import Understanding
 from bot.errors import BotError, ConfigError
 from bot.store import ConversationStore, MemoryStore, StoreError
@@ -47,6 +48,7 @@ class ResponseContext:
     missing: str | None = None  # the required slot to ask for, if any
     user_id: str = "user"
     replaces: Mapping[str, str] | None = None  # a follow-up: the slots of the request it changes
+    on_piece: OnPiece | None = None  # the turn is streamed: a generated reply goes here as it is written
 
 
 Responder = Callable[[ResponseContext], str]
@@ -97,7 +99,9 @@ class Responses:
         return fill_template(ctx.intent.questions.get(slot) or default_question(slot), ctx.frame.slots)
 
     def _generate(self, ctx: ResponseContext) -> str:
-        return self._understanding.generate(ctx.skill.name, ctx.text, ctx.history)
+        if ctx.on_piece is None:
+            return self._understanding.generate(ctx.skill.name, ctx.text, ctx.history)
+        return self._understanding.generate(ctx.skill.name, ctx.text, ctx.history, on_piece=ctx.on_piece)
 
     def _action(self, ctx: ResponseContext) -> str:
         spec = ctx.intent.action

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol, runtime_checkable
 
+from bot.dialogue.pieces import OnPiece, word_pieces
 from bot.types import Frame, HistoryEntry, Route
 
 __all__ = ["Call", "Route", "Rule", "ScriptedUnderstanding", "Understanding"]
@@ -34,8 +35,10 @@ class Understanding(Protocol):
     def read(self, skill: str, text: str, history: Sequence[HistoryEntry]) -> Frame:
         """The turn's intent and slots as `skill` understands them."""
 
-    def generate(self, skill: str, text: str, history: Sequence[HistoryEntry]) -> str:
-        """Free text the model writes as the reply, for intents configured with `generate: true`."""
+    def generate(self, skill: str, text: str, history: Sequence[HistoryEntry],
+                 on_piece: OnPiece | None = None) -> str:
+        """Free text the model writes as the reply, for intents configured with `generate: true`;
+        `on_piece`, if given, gets the text in pieces as it is written (they join to the result)."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ class ScriptedUnderstanding:
     `route` returns the first matching rule's skill (no match: out of scope). `read` tries only the
     rules of the skill asked for; with no match it returns an empty frame (intent "", confidence 0),
     which the manager treats as "nothing understood". `generate` formats `generated` with `skill`
-    and `text`. Every request is appended to `calls`.
+    and `text` (streamed word by word to `on_piece`). Every request is appended to `calls`.
     """
 
     def __init__(self, rules: Iterable[Rule], *, generated: str = "({skill}) {text}") -> None:
@@ -87,9 +90,13 @@ class ScriptedUnderstanding:
             return Frame(intent=rule.intent, slots={**rule.slots, **found}, confidence=rule.confidence)
         return Frame(intent="", confidence=0.0)
 
-    def generate(self, skill: str, text: str, history: Sequence[HistoryEntry]) -> str:
+    def generate(self, skill: str, text: str, history: Sequence[HistoryEntry],
+                 on_piece: OnPiece | None = None) -> str:
         self.calls.append(Call("generate", skill, text, tuple(history)))
-        return self.generated.format(skill=skill, text=text)
+        reply = self.generated.format(skill=skill, text=text)
+        for piece in word_pieces(reply) if on_piece is not None else ():
+            on_piece(piece)
+        return reply
 
     def _matches(self, text: str, skill: str | None) -> Iterable[tuple[re.Match[str], Rule]]:
         for pattern, rule in self._compiled:

@@ -5,7 +5,7 @@ prefix, then constrained greedy decoding writes the frame. Tuned skills read in 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -16,7 +16,8 @@ from bot.model.runtime import PrefixKV, Runtime
 from bot.skills.prompts import prompt_prefix, turn_text
 from bot.types import Example, Frame
 
-__all__ = ["FrameReader", "Reading", "greedy_frames", "greedy_line", "read_generative"]
+__all__ = ["FrameReader", "Reading", "greedy_frames", "greedy_line", "greedy_line_tokens",
+           "read_generative"]
 
 MAX_FRAME_TOKENS = 64
 MAX_REASONING_TOKENS = 48
@@ -152,24 +153,37 @@ def _chunk_batch(runtime: Runtime, chunks: list[list[int]], last: torch.Tensor
     return tokens, chunk_mask, positions
 
 
-@torch.no_grad()
 def greedy_line(runtime: Runtime, prefixes: list[PrefixKV], rows: list[list[int]], limit: int) -> list[str]:
-    """Unconstrained greedy text for each row until a newline or the end token."""
+    """Unconstrained greedy text for each row until a newline or the end token (all of
+    `greedy_line_tokens`, decoded once the lines are done)."""
+    produced: list[list[int]] = [[] for _ in rows]
+    for step in greedy_line_tokens(runtime, prefixes, rows, limit):
+        for i, token in step.items():
+            produced[i].append(token)
+    return [runtime.base.tokenizer.decode(p) for p in produced]
+
+
+@torch.no_grad()
+def greedy_line_tokens(runtime: Runtime, prefixes: list[PrefixKV], rows: list[list[int]],
+                       limit: int) -> Iterator[dict[int, int]]:
+    """The one greedy line loop: each step yields {row: token} for the rows whose line goes on,
+    before the next forward pass, so a caller can show a token while the following one is computed."""
     tokenizer = runtime.base.tokenizer
     hidden, cache, mask, positions = runtime.forward(prefixes, rows)
     logits = runtime.logits(hidden[:, -1])
-    produced: list[list[int]] = [[] for _ in rows]
     open_rows = set(range(len(rows)))
     for _ in range(limit):
         chosen = logits.argmax(-1)
-        for i in list(open_rows):
+        step: dict[int, int] = {}
+        for i in sorted(open_rows):
             token = int(chosen[i])
             if token == tokenizer.eos_token_id or "\n" in tokenizer.decode([token]):
                 open_rows.discard(i)
             else:
-                produced[i].append(token)
+                step[i] = token
+        if step:
+            yield step
         if not open_rows:
             break
         positions = positions + 1
         logits, mask = runtime.step(chosen, cache, mask, positions)
-    return [tokenizer.decode(p) for p in produced]

@@ -8,16 +8,18 @@ batch); each skill's prefix comes from a `ReaderCache`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+
+from transformers import PreTrainedTokenizerBase
 
 from bot.model.batching import ReadBatcher
 from bot.model.prefix_cache import ReaderCache
-from bot.model.reader import greedy_line
-from bot.model.runtime import Runtime
+from bot.model.reader import greedy_line_tokens
+from bot.model.runtime import PrefixKV, Runtime
 from bot.skills.skill import Skill
 from bot.types import Frame, HistoryEntry, Route
 
-__all__ = ["OUT_OF_SCOPE", "ModelUnderstanding"]
+__all__ = ["OUT_OF_SCOPE", "ModelUnderstanding", "decoded_pieces", "stream_text", "stripped"]
 
 OUT_OF_SCOPE = "out_of_scope"
 GENERATE_TOKENS = 48
@@ -47,18 +49,68 @@ class ModelUnderstanding:
     def read(self, skill: str, text: str, history: Sequence[HistoryEntry]) -> Frame:
         return self.batcher.read(self.readers.get(self.skills[skill]), text).frame
 
-    def generate(self, skill: str, text: str, history: Sequence[HistoryEntry]) -> str:
-        """A free reply in the skill's voice, with as much recent history as the budget allows."""
+    def generate(self, skill: str, text: str, history: Sequence[HistoryEntry],
+                 on_piece: Callable[[str], None] | None = None) -> str:
+        """A free reply in the skill's voice, with as much recent history as the budget allows.
+        `on_piece` gets the reply's text piece by piece as tokens are decoded; the pieces join to
+        the returned text (streamed or not, the reply is the same)."""
+        ids = self._prompt_ids(self.skills[skill].config.description, text, history)
+        empty = self.runtime.empty_prefix()
+
+        def decode() -> str:
+            pieces = []
+            for piece in stream_text(self.runtime, empty, ids, GENERATE_TOKENS):
+                pieces.append(piece)
+                if on_piece is not None:
+                    on_piece(piece)
+            return "".join(pieces)
+
+        return self.batcher.exclusive(decode)
+
+    def _prompt_ids(self, description: str, text: str, history: Sequence[HistoryEntry]) -> list[int]:
         tokenizer = self.runtime.base.tokenizer
-        config = self.skills[skill].config
         lines = [f"{'User' if h.role == 'user' else 'Bot'}: {h.text}" for h in history]
         kept: list[str] = []
         for line in reversed(lines):
             if len(tokenizer.encode("\n".join([line, *kept]))) > self.history_tokens:
                 break
             kept.insert(0, line)
-        prompt = f"{config.description}\n" + "\n".join([*kept, f"User: {text}", "Bot:"])
-        ids = tokenizer.encode(prompt, add_special_tokens=False)
-        empty = self.runtime.empty_prefix()
-        return self.batcher.exclusive(
-            lambda: greedy_line(self.runtime, [empty], [ids], GENERATE_TOKENS)[0].strip())
+        prompt = f"{description}\n" + "\n".join([*kept, f"User: {text}", "Bot:"])
+        return tokenizer.encode(prompt, add_special_tokens=False)
+
+
+def stream_text(runtime: Runtime, prefix: PrefixKV, row: list[int], limit: int) -> Iterator[str]:
+    """Greedy text after `row` up to the end of the line, `strip()`ped, in pieces the moment each
+    token is decoded (what `greedy_line` writes for the row, with the model's work in between)."""
+    tokens = (step[0] for step in greedy_line_tokens(runtime, [prefix], [row], limit))
+    return stripped(decoded_pieces(runtime.base.tokenizer, tokens))
+
+
+def decoded_pieces(tokenizer: PreTrainedTokenizerBase, tokens: Iterable[int]) -> Iterator[str]:
+    """The text each token adds to the decoding of all before it. A token that ends inside a
+    character (part of a UTF-8 sequence) waits for the next; the pieces join to `decode(tokens)`."""
+    ids: list[int] = []
+    sent = ""
+    for token in tokens:
+        ids.append(token)
+        decoded = tokenizer.decode(ids)
+        if not decoded.endswith("\ufffd") and decoded.startswith(sent) and len(decoded) > len(sent):
+            yield decoded[len(sent):]
+            sent = decoded
+    decoded = tokenizer.decode(ids)  # a line cut off inside a character ends as decode() ends it
+    if decoded.startswith(sent) and len(decoded) > len(sent):
+        yield decoded[len(sent):]
+
+
+def stripped(pieces: Iterable[str]) -> Iterator[str]:
+    """The pieces of `"".join(pieces).strip()`: leading space dropped, trailing space held back
+    until text follows it (and dropped at the end)."""
+    held, started = "", False
+    for piece in pieces:
+        if not started:
+            piece = piece.lstrip()
+            started = bool(piece)
+        body = (held + piece).rstrip()
+        held = (held + piece)[len(body):]
+        if body:
+            yield body

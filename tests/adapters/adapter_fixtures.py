@@ -45,12 +45,12 @@ class Gate:
         self.entered, self.opened = threading.Event(), threading.Event()
         self.turns: list[Turn] = []
 
-    def handle(self, turn: Turn) -> Reply:
+    def handle(self, turn: Turn, on_piece: Callable[[str], None] | None = None) -> Reply:
         self.turns.append(turn)
         self.entered.set()
         if not self.opened.wait(10):
             raise TimeoutError("the test never opened the gate")
-        return self.manager.handle(turn)
+        return self.manager.handle(turn, on_piece)
 
 
 def free_port() -> int:

@@ -118,11 +118,11 @@ class SlowOnRequest:
         self.store = self.manager.store
         self.release, self.slow_started = threading.Event(), threading.Semaphore(0)
 
-    def handle(self, turn):
+    def handle(self, turn, on_piece=None):
         if "slow" in turn.text:
             self.slow_started.release()
             self.release.wait(10)
-        return self.manager.handle(turn)
+        return self.manager.handle(turn, on_piece)
 
 
 def test_four_hung_up_slow_turns_do_not_delay_a_fresh_turn() -> None:

@@ -1,14 +1,17 @@
-"""The TurnRunner: blocking turns on worker threads, a manager that may still be loading, and the
-reply cut into the pieces a stream sends."""
+"""The TurnRunner: blocking turns on worker threads, a manager that may still be loading, and a
+stream that passes on the reply's pieces while the turn is still being answered."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Callable
 
 import pytest
 from adapter_fixtures import make_manager, wait_until
 
-from bot.adapters.runner import NotReady, TurnHandler, TurnRunner, word_pieces
+from bot.adapters.runner import NotReady, TurnHandler, TurnRunner
+from bot.dialogue.pieces import word_pieces
 from bot.types import Reply, Turn
 
 
@@ -24,16 +27,62 @@ def test_pieces_are_words_with_their_spaces() -> None:
     assert word_pieces("For what time?") == ["For ", "what ", "time?"]
 
 
-def test_stream_yields_the_pieces_then_the_reply() -> None:
+def collect(runner: TurnRunner, text: str) -> list:
+    async def items() -> list:
+        return [item async for item in runner.stream(Turn(conversation_id="c", text=text))]
+
+    return asyncio.run(items())
+
+
+def test_stream_yields_a_generated_reply_in_pieces_then_the_reply() -> None:
     runner = TurnRunner(make_manager())
-
-    async def collect() -> list:
-        return [item async for item in runner.stream(Turn(conversation_id="c", text="set an alarm"))]
-
-    items = asyncio.run(collect())
+    items = collect(runner, "tell a joke")
     runner.close()
-    assert items[:-1] == ["For ", "what ", "time?"]
-    assert isinstance(items[-1], Reply) and items[-1].text == "For what time?"
+    assert items[:-1] == ["(chat) ", "tell ", "a ", "joke"]  # as the scripted model writes them
+    assert isinstance(items[-1], Reply) and items[-1].text == "(chat) tell a joke"
+
+
+def test_stream_yields_a_template_reply_whole() -> None:
+    runner = TurnRunner(make_manager())
+    items = collect(runner, "set an alarm")
+    runner.close()
+    assert items[:-1] == ["For what time?"] and items[-1].text == "For what time?"
+
+
+class Halting:
+    """A handler that sends one piece, then waits until the test has received it to finish."""
+
+    def __init__(self) -> None:
+        self.store = make_manager().store
+        self.received, self.events = threading.Event(), []
+
+    def handle(self, turn: Turn, on_piece: Callable[[str], None] | None = None) -> Reply:
+        assert on_piece is not None
+        self.events.append("sending")
+        on_piece("first ")
+        if not self.received.wait(10):
+            raise TimeoutError("the first piece never reached the stream")
+        self.events.append("finished")
+        on_piece("second")
+        return Reply(conversation_id=turn.conversation_id, text="first second")
+
+
+def test_a_piece_reaches_the_stream_while_the_turn_is_still_running() -> None:
+    handler = Halting()
+    runner = TurnRunner(handler)
+
+    async def items() -> list:
+        got = []
+        async for item in runner.stream(Turn(conversation_id="c", text="hi")):
+            got.append(item)
+            handler.events.append(f"got {item!r}" if isinstance(item, str) else "reply")
+            handler.received.set()
+        return got
+
+    got = asyncio.run(items())
+    runner.close()
+    assert handler.events == ["sending", "got 'first '", "finished", "got 'second'", "reply"]
+    assert got[:2] == ["first ", "second"] and got[2].text == "first second"
 
 
 def test_a_runner_is_not_ready_until_built_and_reports_a_failed_build() -> None:

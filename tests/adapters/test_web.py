@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -37,9 +37,9 @@ class Slow:
         self.manager, self.seconds = make_manager(), seconds
         self.store = self.manager.store
 
-    def handle(self, turn: Turn) -> Reply:
+    def handle(self, turn: Turn, on_piece: Callable[[str], None] | None = None) -> Reply:
         time.sleep(self.seconds)
-        return self.manager.handle(turn)
+        return self.manager.handle(turn, on_piece)
 
 
 @pytest.fixture(scope="module")
@@ -62,21 +62,25 @@ def test_a_conversation_streams_survives_a_reload_and_shows_the_server_gone(brow
     message, bot = page.get_by_label("Message"), page.locator(".message.bot .text")
     with running(create_app(Slow(0.4), ServerConfig())) as base:
         page.goto(base + "/")
-        message.fill("set an alarm")
+        message.fill("tell a joke")  # a generated reply: it grows word by word as the model writes it
         message.press("Enter")
         page.locator("#typing").wait_for(state="visible")
-        expect(bot).to_have_text(["For what time?"])
+        expect(bot).to_have_text(["(chat) tell a joke"])
         expect(page.locator("#typing")).to_be_hidden()
-        assert page.evaluate("window.botTexts") == ["For ", "For what ", "For what time?"]
+        assert page.evaluate("window.botTexts") == ["(chat) ", "(chat) tell ", "(chat) tell a ", "(chat) tell a joke"]
         assert page.evaluate("document.activeElement.id") == "message"  # ready for the next message
+        page.keyboard.type("set an alarm")
+        page.keyboard.press("Enter")
+        expect(bot).to_have_text(["(chat) tell a joke", "For what time?"])  # a template reply: whole
         page.keyboard.type("7 am")
         page.keyboard.press("Enter")
-        expect(bot).to_have_text(["For what time?", "Alarm set for 7 am."])
+        expect(bot).to_have_text(["(chat) tell a joke", "For what time?", "Alarm set for 7 am."])
 
         conversation = page.evaluate("JSON.parse(localStorage.getItem('bot.chat.v1')).id")
         page.reload()
         texts = page.locator(".log .message .text").all_inner_texts()
-        assert texts == ["set an alarm", "For what time?", "7 am", "Alarm set for 7 am."]
+        assert texts == ["tell a joke", "(chat) tell a joke", "set an alarm", "For what time?", "7 am",
+                         "Alarm set for 7 am."]
         assert page.evaluate("JSON.parse(localStorage.getItem('bot.chat.v1')).id") == conversation
         assert page.locator("#error").is_hidden()
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
