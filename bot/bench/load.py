@@ -7,9 +7,10 @@ real HTTP app, dialogue manager and Redis store; a scripted model by default, si
 serving and the shared store; `model="real"` runs the embedded model and the shipped skills). Then
 `conversations` clients talk at once, `concurrency` requests in flight, each turn to a random worker
 with its own turn_id; a failed request (connection error, 5xx, 429) is sent again to another worker
-with the same turn_id. After `kill_at` of the turns are acknowledged one worker is SIGKILLed, and/or
-redis-server is restarted or paused (`redis_fault`). At the end every conversation's replies and
-stored history must show each turn applied exactly once and in order.
+with the same turn_id. After `kill_at` of the turns are acknowledged the worker with the most
+requests in flight is SIGKILLed, and/or redis-server is restarted or paused (`redis_fault`). At the
+end every conversation's replies and stored history must show each turn applied exactly once and
+in order.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_BACKOFF_SECONDS = 2.0
 DOWN_SECONDS = 5.0  # a worker that refused a connection is skipped this long, then tried again
 REAL_START_SECONDS = 240.0  # workers that each load the model, on a shared CPU
+MODEL_NOTES = {"scripted": "The model is scripted: this measures serving and the store.",
+               "real": "The workers run the embedded model and the shipped skills."}
 
 
 class LoadSettings(BaseModel):
@@ -81,8 +84,9 @@ class LoadSettings(BaseModel):
 
     def command(self) -> str:
         kill = "--kill" if self.kill else "--no-kill"
-        extra = "".join(f" --{name.replace('_', '-')} {value}" for name, value, default in (
-            ("model", self.model, "scripted"), ("redis_fault", self.redis_fault, "none")) if value != default)
+        options = (("kill_at", f"{self.kill_at:g}", "0.3"), ("model", self.model, "scripted"),
+                   ("redis_fault", self.redis_fault, "none"))
+        extra = "".join(f" --{name.replace('_', '-')} {value}" for name, value, default in options if value != default)
         return (f"bot bench load --workers {self.workers} --conversations {self.conversations} --turns "
                 f"{self.turns} --concurrency {self.concurrency} {kill} --max-seconds {self.max_seconds:g}{extra}")
 
@@ -261,12 +265,16 @@ class Driver:
             self.faulted = True
             self._redis_fault()
         if self.settings.kill and self.killed_port is None and self.acknowledged >= self.kill_after:
-            victim = self.rng.randrange(self.settings.workers)
+            victim = self._victim()
             self.killed_in_flight = self.in_flight[self.pool.urls[victim]]
             self.killed_port, self.killed_after = self.pool.kill(victim), self.acknowledged
             self.on_event(f"killed the worker on port {self.killed_port} (SIGKILL) after {self.acknowledged} "
                           f"acknowledged turns, with {self.killed_in_flight} requests in flight to it")
 
+    def _victim(self) -> int:
+        """The worker with the most requests in flight (ties at random): the kill cuts turns off mid-answer."""
+        loads = [self.in_flight[url] for url in self.pool.urls]
+        return self.rng.choice([index for index, load in enumerate(loads) if load == max(loads)])
 
     def _redis_fault(self) -> None:
         """Restart or pause redis-server, off the event loop, while turns are in flight."""
@@ -341,7 +349,7 @@ def write_load_report(folder: Path, report: LoadReport) -> list[Path]:
     json_path, md_path = folder / "load.json", folder / "load.md"
     json_path.write_text(report.model_dump_json(indent=2) + "\n")
     lines = ["# Load test: several workers on one Redis", "", f"`{report.command}`", "",
-             f"Machine: {report.machine}. The model is scripted: this measures serving and the store.", "",
+             f"Machine: {report.machine}. " + MODEL_NOTES[report.settings.model], "",
              "| what | value |", "| --- | --- |", *(f"| {name} | {value} |" for name, value in _rows(report))]
     if report.problems:
         lines += ["", "## Problems (first few)", "", *(f"- {problem}" for problem in report.problems)]

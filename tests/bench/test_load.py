@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from bot.adapters.http import create_app
-from bot.bench.load import LoadReport, LoadSettings, TurnLog, verify
+from bot.bench.load import Driver, LoadReport, LoadSettings, TurnLog, verify
 from bot.bench.load_worker import build_manager, redis_server
 from bot.cli import app
 from bot.store import MemoryStore
@@ -69,6 +70,22 @@ def test_killing_a_worker_needs_another_to_retry_on() -> None:
         LoadSettings(workers=1, kill=True)
     assert LoadSettings().command() == ("bot bench load --workers 3 --conversations 1000 --turns 5 "
                                         "--concurrency 64 --kill --max-seconds 300")
+    assert LoadSettings(kill_at=0.4, model="real", redis_fault="pause").command().endswith(
+        "--max-seconds 300 --kill-at 0.4 --model real --redis-fault pause")
+
+
+class Pool:
+    """What the driver needs of a WorkerPool to pick its victim: the workers' URLs."""
+
+    urls = ["http://w0", "http://w1", "http://w2"]
+
+
+def test_the_worker_killed_is_the_one_with_the_most_requests_in_flight() -> None:
+    driver = Driver(LoadSettings(workers=3, seed=7), Pool(), lambda message: None)  # type: ignore[arg-type]
+    driver.in_flight.update({"http://w0": 2, "http://w1": 5, "http://w2": 1})
+    assert driver._victim() == 1
+    driver.in_flight.update({"http://w2": 4})  # w1 and w2 tie at 5: either, never w0
+    assert {driver._victim() for _ in range(40)} == {1, 2}
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +106,8 @@ def test_a_dead_workers_lock_gives_503_until_it_expires_and_a_retry_is_applied_o
             with redis.Redis.from_url(redis_url) as client:  # what a worker SIGKILLed mid-turn leaves behind:
                 client.set("t:lock:api:c1", "dead-worker", px=1000)  # the conversation's lease, never renewed
             refused = first.post(url, json={"text": "turn 1", "turn_id": "a"})
-            time.sleep(1.1)  # the lease runs out (the store's lock_timeout_seconds): nobody renews it
+            with redis.Redis.from_url(redis_url) as client:  # the lease runs out on Redis's clock: nobody renews it
+                poll(lambda: not client.exists("t:lock:api:c1"))
             applied = second.post(url, json={"text": "turn 1", "turn_id": "a"})
             again = first.post(url, json={"text": "turn 1", "turn_id": "a"})  # its acknowledgement was lost
             after = first.post(url, json={"text": "turn 2", "turn_id": "b"})
@@ -98,6 +116,16 @@ def test_a_dead_workers_lock_gives_503_until_it_expires_and_a_retry_is_applied_o
     assert (refused.status_code, refused.json()["error"]["code"]) == (503, "turn_not_handled")
     assert applied.json()["text"] == again.json()["text"] == "turn 1 (sent as 1)"
     assert after.json()["text"] == "turn 2 (sent as 2)" and state.turns == 2
+
+
+def poll(condition: Callable[[], bool], seconds: float = 5.0) -> float:
+    """Seconds until `condition` held (no blind sleep); fails after `seconds`."""
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > seconds:
+            pytest.fail(f"condition not met within {seconds} s")
+        time.sleep(0.02)
+    return time.monotonic() - started
 
 
 def test_three_workers_lose_no_acknowledged_turn_when_one_is_killed(redis_installed: None, tmp_path: Path) -> None:
@@ -111,6 +139,7 @@ def test_three_workers_lose_no_acknowledged_turn_when_one_is_killed(redis_instal
     assert (report.sent, report.acknowledged) == (300, 300)
     assert report.lost == report.duplicated == report.reordered == report.mismatched == report.failed == 0
     assert report.killed_port is not None and report.retried > 0  # the clients went elsewhere
+    assert report.killed_in_flight >= 1  # the kill cut turns off mid-answer: the busiest worker went
     assert sum(report.retry_causes.values()) == report.retries
     assert "| lost / duplicated / reordered | 0 / 0 / 0 |" in (tmp_path / "load.md").read_text()
     assert json.loads((tmp_path / "load.json").read_text())["command"].startswith("bot bench load --workers 3")

@@ -32,3 +32,5 @@ def test_real_model_workers_survive_each_fault(real_cache_dir: Path, tmp_path: P
     assert report.passed and report.complete and report.problems == []
     assert (report.sent, report.acknowledged) == (9, 9)
     assert report.lost == report.duplicated == report.reordered == report.mismatched == 0
+    if fault == ["--kill"]:
+        assert report.killed_in_flight >= 1  # the busiest worker was killed, with turns in flight
