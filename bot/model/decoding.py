@@ -1,5 +1,5 @@
 """Constrained decoding of a frame for the untuned prompting modes: ` Intent | words copied from
-the message = slot` then end.
+the message = slot` then end (the format, the word-span rule and slot order: `bot.skills.frame_text`).
 
 Each piece is tokenised on its own, both for demonstrations and for the decoder's tries, so what
 the model is shown is exactly what the decoder allows: intents from the closed set, values copied
@@ -16,14 +16,10 @@ from dataclasses import dataclass, field
 from transformers import PreTrainedTokenizerBase
 
 from bot.config import SkillConfig
-from bot.skills.prompts import ordered_slots
+from bot.skills.frame_text import EQUALS, MAX_SPAN_WORDS, SEPARATOR, ordered_slots, piece, word_spans
 from bot.types import Frame
 
-__all__ = ["FrameCodec", "FrameDecoder", "MAX_SPAN_WORDS"]
-
-MAX_SPAN_WORDS = 12
-SEPARATOR = " |"
-EQUALS = " ="
+__all__ = ["EQUALS", "FrameCodec", "FrameDecoder", "MAX_SPAN_WORDS", "SEPARATOR"]
 
 
 @dataclass
@@ -62,17 +58,17 @@ class FrameCodec:
         self.equals = self._piece(EQUALS)
         if len(self.separator) != 1 or len(self.equals) != 1:
             raise ValueError("tokenizer splits the frame separators; the frame format needs one token each")
-        self.intent_trie = _trie({name: self._piece(" " + name) for name in intents})
-        self.slot_trie = _trie({name: self._piece(" " + name) for name in slots})
+        self.intent_trie = _trie({name: self._piece(piece(name)) for name in intents})
+        self.slot_trie = _trie({name: self._piece(piece(name)) for name in slots})
 
     def _piece(self, text: str) -> list[int]:
         return self.tokenizer.encode(text, add_special_tokens=False)
 
     def encode(self, intent: str, slots: dict[str, str], text: str) -> list[int]:
         """Target token ids for a gold frame; slots in the order their values occur in the text."""
-        ids = self._piece(" " + intent)
+        ids = self._piece(piece(intent))
         for name, value, _ in ordered_slots(text, slots):
-            ids += self.separator + self._piece(" " + value) + self.equals + self._piece(" " + name)
+            ids += self.separator + self._piece(piece(value)) + self.equals + self._piece(piece(name))
         return ids + [self.end]
 
     @classmethod
@@ -80,18 +76,15 @@ class FrameCodec:
         return cls(tokenizer, config.intent_names, config.slot_names, intent_slots=config.intent_slots)
 
     def decoder(self, text: str) -> "FrameDecoder":
-        words = text.split()
         spans: dict[str, list[int]] = {}
         starts: dict[str, list[int]] = {}
-        for start in range(len(words)):
-            for stop in range(start + 1, min(len(words), start + MAX_SPAN_WORDS) + 1):
-                value = " ".join(words[start:stop])
-                if value not in spans:
-                    ids = self._piece(" " + value)
-                    if {self.end, self.separator[0], self.equals[0]} & set(ids):  # read as the frame's syntax
-                        continue
-                    spans[value] = ids
-                starts.setdefault(value, []).append(start)
+        for start, value in word_spans(text, MAX_SPAN_WORDS):
+            if value not in spans:
+                ids = self._piece(piece(value))
+                if {self.end, self.separator[0], self.equals[0]} & set(ids):  # read as the frame's syntax
+                    continue
+                spans[value] = ids
+            starts.setdefault(value, []).append(start)
         return FrameDecoder(self, _trie(spans, starts), starts)
 
 

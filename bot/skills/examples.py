@@ -2,7 +2,7 @@
 
 One example a line: `{"text": ..., "intent": ..., "slots": {"name": "value"}}` (slots optional).
 Slot values must be whole words copied from the text, because the runtime reads slot values
-back as word spans of the user's text; `find_value_span` is the one place that rule lives.
+back as word spans of the user's text; that rule lives in `bot.skills.frame_text`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from pydantic import ValidationError
 
 from bot.config.skill import SkillConfig
 from bot.errors import DataError
+from bot.skills.frame_text import find_value_span
 from bot.types import Example
 
 __all__ = [
-    "find_value_span",
+    "find_value_span",  # bot.skills.frame_text's, kept here for its importers
     "load_examples",
     "load_examples_with_lines",
     "save_examples",
@@ -31,21 +32,6 @@ __all__ = [
 FIELDS = ("text", "intent", "slots")
 _LINE_FIX = ('write one JSON object a line, '
              'e.g. {"text": "play jazz", "intent": "Play", "slots": {}}')
-
-
-def find_value_span(text: str, value: str) -> tuple[int, int] | None:
-    """Word indices [start, end) of the first place `value`'s words occur in `text`, else None.
-
-    Words are whitespace-separated and compared exactly (case and punctuation included).
-    """
-    words, wanted = text.split(), value.split()
-    if not wanted:
-        return None
-    width = len(wanted)
-    for start in range(len(words) - width + 1):
-        if words[start:start + width] == wanted:
-            return start, start + width
-    return None
 
 
 def text_key(text: str) -> str:

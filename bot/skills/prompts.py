@@ -1,4 +1,4 @@
-"""Prompt text for each prompting mode; the frame format itself is in `bot.model.decoding`.
+"""Prompt text for each prompting mode; the frame format itself is in `bot.skills.frame_text`.
 
 Every mode is a fixed prefix (instructions, examples) that is cached once per skill, followed by
 the turn's own few tokens. A tuned skill's table replaces the instructions entirely.
@@ -10,41 +10,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from bot.config import PromptMode, SkillConfig
+from bot.skills.frame_text import frame_text, ordered_slots
 from bot.types import Example
 
-__all__ = [
+__all__ = [  # frame_text and ordered_slots are bot.skills.frame_text's, kept here for their importers
     "frame_text", "ordered_slots", "pick_demonstrations", "prompt_prefix", "reasoning_text", "turn_text",
 ]
-
-
-def frame_text(intent: str, slots: dict[str, str], text: str) -> str:
-    """The frame as the model writes it, e.g. ` PlayMusic | miles davis = artist`."""
-    ordered = ordered_slots(text, slots)
-    return " " + intent + "".join(f" | {value} = {name}" for name, value, _ in ordered)
-
-
-def ordered_slots(text: str, slots: dict[str, str]) -> list[tuple[str, str, int]]:
-    """(name, value, first word) in reading order, each value placed after the one before it,
-    as the decoder reads them; a repeated value ("6 out of 6") takes its next occurrence."""
-    words, left, placed, cursor = text.split(), dict(slots), [], 0
-    while left:
-        found = {name: _span_start(words, value.split(), cursor) for name, value in left.items()}
-        name = min(left, key=lambda n: (found[n] is None, found[n] or 0))  # ties keep the given order
-        start = found[name]
-        value = left.pop(name)
-        if start is None:  # not after the others: kept, but the decoder could not produce it
-            placed.append((name, value, len(words)))
-            continue
-        placed.append((name, value, start))
-        cursor = start + len(value.split())
-    return placed
-
-
-def _span_start(words: list[str], wanted: list[str], cursor: int) -> int | None:
-    for start in range(cursor, len(words) - len(wanted) + 1):
-        if wanted and words[start:start + len(wanted)] == wanted:
-            return start
-    return None
 
 
 def reasoning_text(example: Example, config: SkillConfig) -> str:
