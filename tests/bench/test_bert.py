@@ -35,13 +35,31 @@ def test_ensemble_learns_the_training_data(ensemble, examples_for_bench):
         assert all(find_value_span(example.text, v) for v in frame.slots.values())
 
 
-def test_run_measures_everything(tiny_bert_dir, examples_for_bench):
+class Clock:
+    """A perf_counter that ticks half a second a call: every measured span is a count of calls."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        self.now += 0.5
+        return self.now
+
+
+def test_run_measures_everything(tiny_bert_dir, examples_for_bench, monkeypatch):
+    from transformers import AutoModel
+
     train, evaluation = examples_for_bench[:60], examples_for_bench[60:]
+    monkeypatch.setattr(bert, "time", Clock())  # bert's own clock only, not the time module
     run = bert.run(train, evaluation, FAST.model_copy(update={"max_steps": 2}), tiny_bert_dir)
     assert run.scores.n == len(evaluation) == run.latency_turns and run.n_train == 60
-    assert run.train_seconds > 0 and run.eval_seconds > 0 and run.scores.latency_p95_ms > 0
+    assert run.train_seconds == 0.5  # training measured from its start to its end, and only once
+    assert run.eval_seconds == 0.5 * (2 * len(evaluation) + 1)  # around the turns, each timed on its own
+    assert run.scores.latency_p50_ms == run.scores.latency_p95_ms == 500.0
     assert {f.split("/")[0] for f in run.disk_files} == {"intent", "slots", "tokenizer"}
-    assert run.disk_bytes > 0 and run.details["steps"] == {"intent": 2, "slots": 2}
+    encoder = sum(p.numel() for p in AutoModel.from_pretrained(tiny_bert_dir, add_pooling_layer=False).parameters())
+    assert run.disk_bytes >= 2 * 4 * encoder  # each model's float32 weights hold at least the whole encoder
+    assert run.details["steps"] == {"intent": 2, "slots": 2}
     assert run.details["epochs"] == 10 and run.details["recipe"]["max_steps"] == 2
 
 

@@ -153,7 +153,7 @@ def test_bad_intent_name_names_its_own_line(tmp_path):
 
 
 def test_config_object_rejects_unknown_fields_directly():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"extra\n  Extra inputs are not permitted"):
         SkillConfig.model_validate({"name": "x", "intents": [{"name": "a"}], "extra": 1})
 
 

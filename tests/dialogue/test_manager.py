@@ -73,11 +73,13 @@ def test_the_manager_imports_no_model_libraries() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def test_a_complete_request_is_answered_from_its_template(chat) -> None:
+def test_a_complete_request_is_answered_from_its_template(chat, monkeypatch) -> None:
+    ticks = iter([10.0, 10.25])  # the turn's start and end on the manager's clock
+    monkeypatch.setattr(bot.dialogue.manager, "time", type("Clock", (), {"perf_counter": lambda: next(ticks)}))
     reply = chat.reply("Set an alarm for 7 am")
     assert reply.text == "Alarm set for 7 am."  # the unfilled optional {day} leaves no gap
     assert reply.skill == "alarms" and reply.frame.intent == "set_alarm"
-    assert reply.frame.slots == {"time": "7 am"} and reply.seconds > 0
+    assert reply.frame.slots == {"time": "7 am"} and reply.seconds == 0.25
     assert chat.state.waiting_for is None and chat.state.active_skill is None
 
 

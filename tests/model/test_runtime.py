@@ -48,7 +48,8 @@ def test_prefix_kinds_have_expected_lengths(prefixes, runtime):
     assert prefixes["empty"].length == 0 and prefixes["empty"].next_position == 0
     assert prefixes["deep"].length == 5 and prefixes["deep"].next_position == 5
     assert prefixes["input"].length == 3 and prefixes["input"].next_position == 3
-    assert prefixes["text"].length == prefixes["text"].next_position > 0
+    text_ids = ids_of(runtime.base.tokenizer, "You read alarms.\nIntents: set, cancel\n")
+    assert prefixes["text"].length == prefixes["text"].next_position == len(text_ids)
     for prefix in prefixes.values():
         assert len(prefix.keys) == len(prefix.values) == runtime.layers
         assert prefix.keys[0].shape == (1, runtime.kv_heads, prefix.length, runtime.head_dim)

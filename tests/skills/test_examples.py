@@ -185,7 +185,7 @@ def test_validate_without_lines_counts_examples(config: SkillConfig) -> None:
 
 
 def test_validate_line_count_must_match(config: SkillConfig) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"got 2 line numbers for 1 examples"):
         validate_examples([Example(**GOOD)], config, "ex.jsonl", lines=[1, 2])
 
 

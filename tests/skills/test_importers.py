@@ -146,12 +146,14 @@ def test_parse_annotation(annotation: str, text: str, pairs: list) -> None:
         assert find_value_span(text, value) is not None
 
 
-@pytest.mark.parametrize("annotation", [
-    "wake me [time : six", "wake me time : six]", "a [b [c : d] e]", "wake me [six am]",
-    "wake [ : six] me",
+@pytest.mark.parametrize(("annotation", "problem"), [
+    ("wake me [time : six", "brackets do not pair up"), ("wake me time : six]", "brackets do not pair up"),
+    ("a [b [c : d] e]", "brackets do not pair up"),
+    ("wake me [six am]", r"'\[six am\]' is not '\[slot_name : value\]'"),
+    ("wake [ : six] me", r"'\[ : six\]' is not '\[slot_name : value\]'"),
 ])
-def test_parse_annotation_rejects_what_is_ambiguous(annotation: str) -> None:
-    with pytest.raises(ValueError):
+def test_parse_annotation_rejects_what_is_ambiguous(annotation: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
         parse_annotation(annotation)
 
 

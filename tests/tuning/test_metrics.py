@@ -119,24 +119,24 @@ def test_latencies_reported_in_ms() -> None:
 
 
 @pytest.mark.parametrize(
-    ("gold", "pred", "latencies"),
+    ("gold", "pred", "latencies", "problem"),
     [
-        (GOLD, PRED[:3], None),          # one prediction short
-        ([], [], None),                  # nothing to score
-        (GOLD, PRED, [0.1]),             # latencies not one per example
-        (GOLD, PRED, [0.1, 0.1, -1.0, 0.1]),
-        (GOLD, PRED, [0.1, 0.1, float("nan"), 0.1]),
+        (GOLD, PRED[:3], None, "4 gold examples but 3 predictions"),  # one prediction short
+        ([], [], None, "no examples to score"),
+        (GOLD, PRED, [0.1], "1 latencies for 4 examples"),  # latencies not one per example
+        (GOLD, PRED, [0.1, 0.1, -1.0, 0.1], "latencies must be finite, non-negative"),
+        (GOLD, PRED, [0.1, 0.1, float("nan"), 0.1], "latencies must be finite, non-negative"),
     ],
 )
-def test_bad_inputs_raise(gold: list, pred: list, latencies: list | None) -> None:
-    with pytest.raises(ValueError):
+def test_bad_inputs_raise(gold: list, pred: list, latencies: list | None, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
         score(gold, pred, latencies_s=latencies)
 
 
 def test_percentile_rejects_bad_input() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="percentile of an empty list"):
         percentile([], 0.5)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"quantile must be in \[0, 1\], got 1.5"):
         percentile([1.0], 1.5)
 
 

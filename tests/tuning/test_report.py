@@ -63,9 +63,9 @@ def test_png_is_a_real_image(tmp_path: Path) -> None:
 
 
 def test_colliding_or_empty_modes_raise(tmp_path: Path) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"mode names \['a b', 'a/b'\] collide"):
         write_report(tmp_path, {"a b": _scores(0), "a/b": _scores(0)}, title="x")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no scores to report"):
         write_report(tmp_path, {}, title="x")
 
 
