@@ -140,7 +140,7 @@ def test_failed_conversion_leaves_no_complete_target_and_is_retried(monkeypatch,
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(base_module, "_convert_gguf", broken)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="disk full"):
         base_module._converted_default()
     assert not (tmp_path / "cache" / TARGET / ".complete").exists()
     monkeypatch.setattr(base_module, "_convert_gguf", real)
