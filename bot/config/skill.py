@@ -49,6 +49,13 @@ class TableMethod(str, Enum):
     prompt_tuning = "prompt_tuning"
 
 
+class WordState(str, Enum):
+    """What the tag head reads for a word: its first token's state, or the mean of its tokens'."""
+
+    first = "first"
+    mean = "mean"
+
+
 class IntentPool(str, Enum):
     """What the intent head reads: the turn's last token, or that and the mean over the turn."""
 
@@ -103,6 +110,7 @@ class TuningConfig(_Strict):
     # layers above the deepest one read are never run)
     read_layers: list[int] = Field(default_factory=lambda: [-23, -17], min_length=1)
     echo: bool = False  # give the turn twice and read the second copy (every token sees the whole turn)
+    word: WordState = WordState.mean  # a word's state for the tag head: the mean of its tokens' (or the first's)
     context: int = Field(default=128, ge=0, le=512)  # bidirectional GRU over the words before the tag head (0: none)
     pool: IntentPool = IntentPool.last_and_mean  # what the intent head reads: the last token, or beside it the mean
     # share of the time cap spent fitting the heads alone on cached states before the joint tuning

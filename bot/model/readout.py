@@ -1,10 +1,11 @@
 """The one-pass reader's parts: how a turn is laid out, and the heads that read its labels.
 
 A causal model's token sees only what stands before it, so a tagger reading "play *jazz* music"
-could not see "music". The turn is therefore given twice (echo): every token of the second copy
-has seen the whole turn, and the heads read that copy. The intent head reads the last token; the
-tag head reads the first token of every word. Both read the states of a few layers (through the
-model's final norm), side by side.
+could not see "music": the tag head mixes the words with a small bidirectional GRU (or, with echo,
+reads a second copy of the turn, every token of which has seen the whole turn). The intent head
+reads the last token (and the turn's mean); the tag head reads each word as the mean of its
+tokens' states (`word: mean`; the first token alone, `word: first`, knows only the word's first
+piece: "6:45" as "6"). Both read the states of a few layers (through the final norm), side by side.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from safetensors.torch import load_file, save_file
 from bot.skills.manifest import ReadoutSpec
 
 __all__ = ["HEADS_FILE", "MAX_WORDS", "ReadoutHeads", "TurnLayout", "fit_temperature", "layout_turn",
-           "stacked_features", "turn_mask", "word_places"]
+           "stacked_features", "turn_mask", "word_states"]
 
 HEADS_FILE = "heads.safetensors"
 MAX_WORDS = 48  # words past this are not tagged (a turn is a sentence or two)
@@ -26,11 +27,12 @@ SEPARATOR = "\n"
 
 @dataclass(frozen=True)
 class TurnLayout:
-    """A turn's token ids; `positions[w]` is where word w's first token sits in the read copy."""
+    """A turn's token ids; word w's tokens are `ids[positions[w]:ends[w]]` in the read copy."""
 
     ids: list[int]
     words: list[str]
     positions: list[int]
+    ends: list[int]
 
 
 def layout_turn(tokenizer, text: str, *, echo: bool) -> TurnLayout:
@@ -41,13 +43,14 @@ def layout_turn(tokenizer, text: str, *, echo: bool) -> TurnLayout:
     if echo:
         ids = [token for piece in pieces for token in piece]
         ids += tokenizer.encode(SEPARATOR, add_special_tokens=False)
-    positions = []
+    positions, ends = [], []
     for piece in pieces:
         positions.append(len(ids))
         ids += piece
+        ends.append(len(ids))
     if not ids:  # an empty turn still needs one token to read an intent from
         ids = tokenizer.encode(SEPARATOR, add_special_tokens=False)
-    return TurnLayout(ids=ids, words=words, positions=positions)
+    return TurnLayout(ids=ids, words=words, positions=positions, ends=ends)
 
 
 class ReadoutHeads(torch.nn.Module):
@@ -132,11 +135,23 @@ def turn_mask(width: int, layouts: list[TurnLayout]) -> torch.Tensor:
     return mask
 
 
-def word_places(width: int, layouts: list[TurnLayout]) -> tuple[list[int], list[int]]:
-    """(row, column) of every word's read token in a batch left-padded to `width`."""
-    rows, columns = [], []
+def word_states(features: torch.Tensor, layouts: list[TurnLayout], word: str) -> torch.Tensor:
+    """`[N, F]`: every word of a left-padded batch `[B, L, F]`, in order: the mean of its tokens'
+    states (`mean`) or its first token's (`first`)."""
+    width = features.shape[1]
+    rows, columns, owners, count = [], [], [], 0
     for i, layout in enumerate(layouts):
         offset = width - len(layout.ids)
-        rows += [i] * len(layout.positions)
-        columns += [offset + p for p in layout.positions]
-    return rows, columns
+        for start, end in zip(layout.positions, layout.ends):
+            span = range(start, end if word == "mean" else start + 1)
+            rows += [i] * len(span)
+            columns += [offset + p for p in span]
+            owners += [count] * len(span)
+            count += 1
+    gathered = features[rows, columns]
+    if word != "mean":
+        return gathered
+    index = torch.tensor(owners, dtype=torch.long, device=features.device)
+    sums = features.new_zeros(count, features.shape[-1]).index_add(0, index, gathered)
+    sizes = torch.bincount(index, minlength=count).clamp(min=1).unsqueeze(-1).to(features.dtype)
+    return sums / sizes

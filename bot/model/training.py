@@ -28,7 +28,7 @@ from peft import (PrefixTuningConfig, PromptEncoderConfig, PromptTuningConfig, P
 from bot.config import PromptMode, SkillConfig, TableMethod, TuningConfig
 from bot.model.base import BaseModel
 from bot.model.readout import (ReadoutHeads, TurnLayout, fit_temperature, layout_turn, stacked_features, turn_mask,
-                               word_places)
+                               word_states)
 from bot.model.runtime import Runtime
 from bot.model.tables import ADAPTER_WEIGHTS, Table, TableKind
 from bot.model.tagging import tag_names, word_tags
@@ -68,7 +68,7 @@ class ReadoutTrainer:
             self._init_deep_from_text(prompt_prefix(skill, PromptMode.zero_shot, []))
         spec = ReadoutSpec(intents=skill.intent_names, tags=tag_names(skill.slot_names),
                            layers=self.runtime.resolve_layers(settings.read_layers), echo=settings.echo,
-                           context=settings.context, pool=settings.pool.value)
+                           word=settings.word.value, context=settings.context, pool=settings.pool.value)
         self.heads = ReadoutHeads(spec, self.runtime.width).to(self.runtime.device)
         self.optimiser = torch.optim.AdamW(
             [{"params": list(self.encoder.parameters()), "lr": settings.learning_rate},
@@ -129,9 +129,9 @@ class ReadoutTrainer:
             mask = turn_mask(features.shape[1], [b.layout for b in chunk]).to(features.device).unsqueeze(-1)
             means = (features * mask).sum(1) / mask.sum(1)
             for i, item in enumerate(chunk):
-                _, columns = word_places(features.shape[1], [item.layout])
                 pooled = torch.stack([features[i, -1], means[i]])  # [2, F]: what the intent head may read
-                cached.append((pooled.clone(), features[i, columns].clone(), item))
+                words = word_states(features[i:i + 1], [item.layout], self.heads.spec.word)
+                cached.append((pooled.clone(), words.clone(), item))
             on_cached(len(chunk))
             if time.monotonic() >= until:
                 break
@@ -162,11 +162,11 @@ class ReadoutTrainer:
         intents = torch.tensor([b.intent for b in batch], device=device)
         mask = turn_mask(features.shape[1], [b.layout for b in batch]).to(device)
         loss = torch.nn.functional.cross_entropy(self.heads.intent_logits(features, mask), intents)
-        rows, columns = word_places(features.shape[1], [b.layout for b in batch])
-        if rows:
+        lengths = [len(b.layout.positions) for b in batch]
+        if sum(lengths):
             tags = torch.tensor([t for b in batch for t in b.tags], device=device)
-            lengths = [len(b.layout.positions) for b in batch]
-            logits = self.heads.tag_logits(features[rows, columns], lengths)
+            words = word_states(features, [b.layout for b in batch], self.heads.spec.word)
+            logits = self.heads.tag_logits(words, lengths)
             loss = loss + torch.nn.functional.cross_entropy(logits, tags)
         return loss
 

@@ -1,7 +1,7 @@
 """Read turns with a tuned skill in ONE forward pass: deep prompt + read-out heads.
 
 The skill's deep prompt (a cached key/value prefix) steers the frozen model over the echoed turn;
-the intent head reads the last token, the tag head each word's first token, and a Viterbi pass
+the intent head reads the last token, the tag head each word's tokens, and a Viterbi pass
 turns the tag scores into valid spans of the intent's own slots. No token is generated.
 Rows of a batch may belong to different skills: each runs behind its own prefix and its own heads.
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 
 from bot.config import PromptMode, SkillConfig
-from bot.model.readout import TurnLayout, layout_turn, stacked_features, turn_mask, word_places
+from bot.model.readout import TurnLayout, layout_turn, stacked_features, turn_mask, word_states
 from bot.model.reader import Reading
 from bot.model.runtime import Runtime
 from bot.model.tables import Table, check_labels
@@ -74,10 +74,9 @@ def turn_scores(requests: Sequence[tuple[TunedReader, str]]) -> list[tuple[torch
     out = []
     for i, (reader, layout) in enumerate(zip(readers, layouts)):
         features = stacked_features({k: v[i:i + 1] for k, v in states.items()}, reader.spec.layers)
-        _, columns = word_places(width, [layout])
         intent_logits = reader.heads.intent_logits(features, turn_mask(width, [layout]))[0]
-        features = features[0]
-        tag_scores = torch.log_softmax(reader.heads.tag_logits(features[columns], [len(columns)]), dim=-1)
+        words = word_states(features, [layout], reader.spec.word)
+        tag_scores = torch.log_softmax(reader.heads.tag_logits(words, [len(layout.positions)]), dim=-1)
         out.append((intent_logits, tag_scores, layout))
     return out
 

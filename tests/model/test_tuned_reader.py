@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bot.model.readout import ReadoutHeads, fit_temperature, layout_turn
+from bot.model.readout import ReadoutHeads, TurnLayout, fit_temperature, layout_turn, word_states
 from bot.model.tables import Table, TableKind
 from bot.model.tagging import tag_names
 from bot.model.tuned_reader import TunedReader, read_tuned
@@ -17,11 +17,12 @@ TEXTS = ["wake me up at 7 am", "is it raining in london today", "cancel my alarm
 
 
 def random_table(runtime, config, *, seed: int, kind: TableKind = TableKind.deep, context: int = 8,
-                 temperature: float = 1.0, pool: str = "last+mean") -> Table:
+                 temperature: float = 1.0, pool: str = "last+mean", word: str = "mean") -> Table:
     torch.manual_seed(seed)
     width = runtime.layers * 2 * runtime.kv_heads * runtime.head_dim if kind == TableKind.deep else runtime.width
     spec = ReadoutSpec(intents=config.intent_names, tags=tag_names(config.slot_names),
-                       layers=runtime.resolve_layers([1, -1]), context=context, temperature=temperature, pool=pool)
+                       layers=runtime.resolve_layers([1, -1]), context=context, temperature=temperature, pool=pool,
+                       word=word)
     heads = ReadoutHeads(spec, runtime.width).eval().requires_grad_(False)
     return Table(weights=torch.randn(3, width), kind=kind, fingerprint="f", heads=heads, version=str(seed))
 
@@ -56,7 +57,8 @@ def test_a_mixed_batch_of_skills_equals_each_row_read_alone(runtime, skill_confi
     other = make_skill(name="weather", intents=[{"name": "forecast"}, {"name": "rain"}],
                        slots=[{"name": "place"}])
     readers = [TunedReader(runtime, skill_config, random_table(runtime, skill_config, seed=3)),
-               TunedReader(runtime, other, random_table(runtime, other, seed=4, kind=TableKind.input, pool="last"))]
+               TunedReader(runtime, other, random_table(runtime, other, seed=4, kind=TableKind.input, pool="last",
+                                                       word="first"))]
     requests = [(readers[i % 2], text) for i, text in enumerate(TEXTS)]
     mixed = [r.frame for r in read_tuned(requests)]
     alone = [reader.read([text])[0].frame for reader, text in requests]
@@ -96,3 +98,13 @@ def test_echo_layout_reads_the_second_copy(tokenizer):
     assert single.words == echoed.words == ["play", "some", "jazz"]
     assert echoed.ids[-len(single.ids):] == single.ids and len(echoed.ids) == 2 * len(single.ids) + 1
     assert [echoed.ids[p] for p in echoed.positions] == [single.ids[p] for p in single.positions]
+
+
+def test_word_states_average_each_words_own_tokens_in_a_left_padded_batch():
+    short = TurnLayout(ids=[7, 8, 9], words=["ab", "c"], positions=[0, 2], ends=[2, 3])
+    long = TurnLayout(ids=[1, 2, 3, 4], words=["d", "efg"], positions=[0, 1], ends=[1, 4])
+    features = torch.arange(2 * 4, dtype=torch.float32).reshape(2, 4, 1)  # row 0 is padded by one
+    means = word_states(features, [short, long], "mean")
+    firsts = word_states(features, [short, long], "first")
+    assert means.squeeze(-1).tolist() == [1.5, 3.0, 4.0, 6.0]  # (1+2)/2, 3; 4, (5+6+7)/3
+    assert firsts.squeeze(-1).tolist() == [1.0, 3.0, 4.0, 5.0]
