@@ -1,4 +1,5 @@
-"""The terminal conversation of `bot chat`: a line in is a turn, the reply is printed.
+"""The terminal conversation of `bot chat`: a line in is a turn, the reply is printed as it comes
+(a generated reply token by token, through the manager's `on_piece`; a template reply whole).
 
     run_shell(manager, conversation_id="local", debug=True)
 
@@ -32,8 +33,9 @@ def run_shell(manager: DialogueManager, *, conversation_id: str, debug: bool,
     console.print(Text("Type 'quit' or press Ctrl-D to end.", style="dim"))
     try:
         while (line := _next_line(input_fn)) is not None:
-            reply = manager.handle(Turn(conversation_id=conversation_id, text=line, channel=CHANNEL))
-            console.print(Text(reply.text))  # Text: no markup or emoji codes read from the reply
+            reply = manager.handle(Turn(conversation_id=conversation_id, text=line, channel=CHANNEL),
+                                   lambda piece: _show_piece(console, piece))
+            console.print()  # the pieces joined to the reply; end its line
             if debug:
                 console.print(Text(debug_line(reply), style="dim"))
     except (EOFError, KeyboardInterrupt):  # Ctrl-D, or Ctrl-C at the prompt or while a turn runs
@@ -48,6 +50,12 @@ def _next_line(input_fn: Callable[[str], str]) -> str | None:
             return None
         if line:
             return line
+
+
+def _show_piece(console: Console, piece: str) -> None:
+    """A piece of the reply at once, on the reply's line. Text: no markup or emoji codes read from it;
+    soft wrap: the terminal wraps the line, since its words are not all known yet."""
+    console.print(Text(piece), end="", soft_wrap=True)
 
 
 def _line_editing() -> None:

@@ -13,6 +13,7 @@ from bot.adapters import run_shell
 from bot.adapters.shell import PROMPT
 from bot.config import SkillConfig
 from bot.dialogue import DialogueManager, Rule, ScriptedUnderstanding
+from bot.dialogue.pieces import OnPiece
 from bot.store import MemoryStore
 from bot.types import Reply, Turn
 
@@ -49,9 +50,9 @@ class Spy:
     def __init__(self, manager: DialogueManager) -> None:
         self.manager, self.turns = manager, []
 
-    def handle(self, turn: Turn) -> Reply:
+    def handle(self, turn: Turn, on_piece: OnPiece | None = None) -> Reply:
         self.turns.append(turn)
-        return self.manager.handle(turn)
+        return self.manager.handle(turn, on_piece)
 
 
 @pytest.fixture
@@ -59,15 +60,43 @@ def store() -> MemoryStore:
     return MemoryStore()
 
 
+class Watched(ScriptedUnderstanding):
+    """Generates word by word and notes what the console showed before each word was written;
+    with `interrupt_at`, Ctrl-C comes after that many words."""
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        super().__init__(rules)
+        self.out: io.StringIO | None = None
+        self.seen: list[str] = []
+        self.interrupt_at: int | None = None
+
+    def generate(self, skill, text, history, on_piece: OnPiece | None = None) -> str:
+        def watched(piece: str) -> None:
+            if len(self.seen) == self.interrupt_at:
+                raise KeyboardInterrupt
+            self.seen.append(self.out.getvalue() if self.out else "")
+            on_piece(piece)
+
+        return super().generate(skill, text, history, watched if on_piece else None)
+
+
 @pytest.fixture
-def spy(store: MemoryStore) -> Spy:
+def understanding() -> Watched:
+    return Watched(RULES)
+
+
+@pytest.fixture
+def spy(store: MemoryStore, understanding: Watched) -> Spy:
     skills = {raw["name"]: SkillConfig.model_validate(raw) for raw in SKILLS}
-    return Spy(DialogueManager(skills, ScriptedUnderstanding(RULES), store))
+    return Spy(DialogueManager(skills, understanding, store))
 
 
 def chat(spy: Spy, lines: Iterable[str], *, debug: bool = False, end: type[BaseException] = EOFError,
          make_console: Callable[[io.StringIO], Console] | None = None) -> tuple[str, Script]:
     out = io.StringIO()
+    understanding = spy.manager.understanding
+    if isinstance(understanding, Watched):
+        understanding.out = out
     console = (make_console or (lambda file: Console(file=file, width=200)))(out)
     script = Script(lines, end)
     assert run_shell(spy, conversation_id="c1", debug=debug, input_fn=script, console=console) is None
@@ -87,7 +116,8 @@ def test_slot_filling_asks_then_confirms(spy: Spy, store: MemoryStore) -> None:
 
 def test_debug_shows_what_was_understood(spy: Spy) -> None:
     answer = spy.handle
-    spy.handle = lambda turn: answer(turn).model_copy(update={"seconds": 0.0123})  # each turn took 12.3 ms
+    spy.handle = lambda turn, on_piece=None: answer(turn, on_piece).model_copy(
+        update={"seconds": 0.0123})  # each turn took 12.3 ms
     shown, _ = chat(spy, ["set an alarm", "7 am", "what is love"], debug=True)
     lines = shown.splitlines()
     first, second = lines[lines.index("For what time?") + 1], lines[lines.index("Alarm set for 7 am.") + 1]
@@ -112,7 +142,7 @@ def test_end_of_input_and_ctrl_c_end_cleanly(spy: Spy, end: type[BaseException])
 
 
 def test_ctrl_c_during_a_turn_ends_cleanly(spy: Spy) -> None:
-    def interrupted(turn: Turn) -> Reply:
+    def interrupted(turn: Turn, on_piece: OnPiece | None = None) -> Reply:
         spy.turns.append(turn)
         raise KeyboardInterrupt
 
@@ -139,3 +169,21 @@ def test_empty_lines_are_skipped(spy: Spy) -> None:
 def test_reply_text_is_printed_literally(spy: Spy) -> None:
     shown, _ = chat(spy, ["joke [bold]x[/bold] :smile:"])
     assert "(chat) joke [bold]x[/bold] :smile:" in shown
+
+
+def test_a_generated_reply_is_shown_word_by_word_as_it_is_written(spy: Spy, understanding: Watched) -> None:
+    shown, _ = chat(spy, ["set an alarm", "tell me a joke", "7 am"])
+    intro = "Type 'quit' or press Ctrl-D to end.\nFor what time?\n"
+    # before each word is written, the words before it are already on the screen, on one line
+    assert understanding.seen == [intro, intro + "(chat) ", intro + "(chat) tell ", intro + "(chat) tell me ",
+                                  intro + "(chat) tell me a "]
+    # the rest of the reply (the pending question again) follows on the same line when the turn ends
+    assert shown == intro + ("(chat) tell me a joke Back to your alarms request: For what time?\n"
+                             "Alarm set for 7 am.\n\n")
+
+
+def test_ctrl_c_while_a_reply_is_written_ends_its_line(spy: Spy, understanding: Watched) -> None:
+    understanding.interrupt_at = 2  # Ctrl-C as the third word is about to be written
+    shown, script = chat(spy, ["tell me a joke", "never read"])
+    assert shown == "Type 'quit' or press Ctrl-D to end.\n(chat) tell \n"  # two words, then the cursor's own line
+    assert script.lines == ["never read"]
