@@ -106,15 +106,16 @@ class TuningConfig(_Strict):
     batch_size: int = Field(default=16, ge=1)
     learning_rate: float = Field(default=1e-2, gt=0)  # the prompt's
     head_learning_rate: float = Field(default=3e-3, gt=0)
-    # hidden states the heads read (0 = embeddings, -1 = last layer; -23, -17 are layers 8 and 14 of 30;
+    # hidden states the heads read (0 = embeddings, -1 = last layer; -19 is layer 12 of 30;
     # layers above the deepest one read are never run)
-    read_layers: list[int] = Field(default_factory=lambda: [-23, -17], min_length=1)
+    read_layers: list[int] = Field(default_factory=lambda: [-19], min_length=1)
     echo: bool = False  # give the turn twice and read the second copy (every token sees the whole turn)
     word: WordState = WordState.mean  # a word's state for the tag head: the mean of its tokens' (or the first's)
     context: int = Field(default=128, ge=0, le=512)  # bidirectional GRU over the words before the tag head (0: none)
+    word_dropout: float = Field(default=0.2, ge=0.0, lt=1.0)  # dropout on the word states while training
     pool: IntentPool = IntentPool.last_and_mean  # what the intent head reads: the last token, or beside it the mean
     # share of the time cap spent fitting the heads alone on cached states before the joint tuning
-    warm_start: float = Field(default=0.5, ge=0.0, le=1.0)
+    warm_start: float = Field(default=0.6, ge=0.0, le=1.0)
     seed: int = 0
     dev_fraction: float = Field(default=0.1, ge=0.0, lt=1.0)
     eval_every: int = Field(default=100, ge=1)

@@ -57,9 +57,10 @@ class ReadoutHeads(torch.nn.Module):
     """The intent head reads the last token; the tag head reads each word, after a small
     bidirectional GRU over the words (a causal model's word state has not seen its right side)."""
 
-    def __init__(self, spec: ReadoutSpec, width: int) -> None:
+    def __init__(self, spec: ReadoutSpec, width: int, *, dropout: float = 0.0) -> None:
         super().__init__()
         self.spec, self.width = spec, width
+        self.dropout = torch.nn.Dropout(dropout)  # on the word states, while training only
         features = width * len(spec.layers)
         self.intent = torch.nn.Linear(features * (2 if spec.pool == "last+mean" else 1), len(spec.intents))
         if spec.context:
@@ -84,6 +85,7 @@ class ReadoutHeads(torch.nn.Module):
         lengths = [n for n in lengths if n]  # a turn without words adds no rows
         if not lengths:
             return words.new_zeros(0, len(self.spec.tags))
+        words = self.dropout(words)
         if not self.spec.context:
             return self.tags(words)
         projected = torch.nn.functional.gelu(self.project(words))

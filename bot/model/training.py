@@ -39,7 +39,8 @@ from bot.types import Example
 
 __all__ = ["ReadoutTrainer", "TrainingItem", "calibrated", "fast_dtype", "length_sorted_chunks"]
 
-WARM_EPOCHS = 40  # passes of the heads over the cached states, at most
+WARM_EPOCHS = 40  # passes of the heads over the cached states, at most ...
+WARM_STEPS = 2000  # ... and optimiser steps (a few epochs of a large skill; converged on SNIPS)
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class ReadoutTrainer:
         spec = ReadoutSpec(intents=skill.intent_names, tags=tag_names(skill.slot_names),
                            layers=self.runtime.resolve_layers(settings.read_layers), echo=settings.echo,
                            word=settings.word.value, context=settings.context, pool=settings.pool.value)
-        self.heads = ReadoutHeads(spec, self.runtime.width).to(self.runtime.device)
+        self.heads = ReadoutHeads(spec, self.runtime.width, dropout=settings.word_dropout).to(self.runtime.device)
         self.optimiser = torch.optim.AdamW(
             [{"params": list(self.encoder.parameters()), "lr": settings.learning_rate},
              {"params": list(self.heads.parameters()), "lr": settings.head_learning_rate}], weight_decay=0.0)
@@ -102,19 +103,19 @@ class ReadoutTrainer:
         cached = self._cache_features(items, cache_until, on_cached or (lambda n: None))
         if not cached:
             return 0
-        heads_only = torch.optim.AdamW(self.heads.parameters(), lr=self.settings.head_learning_rate * 3)
+        heads_only = torch.optim.AdamW(self.heads.parameters(), lr=self.settings.head_learning_rate)
         generator = torch.Generator().manual_seed(self.settings.seed)
+        steps = 0
         for _ in range(WARM_EPOCHS):
-            if time.monotonic() >= train_until:
-                break
             order = torch.randperm(len(cached), generator=generator).tolist()
             for start in range(0, len(order), 32):
+                if time.monotonic() >= train_until or steps >= WARM_STEPS:
+                    return len(cached)
                 loss = self._cached_loss([cached[i] for i in order[start:start + 32]])
                 heads_only.zero_grad()
                 loss.backward()
                 heads_only.step()
-                if time.monotonic() >= train_until:
-                    break
+                steps += 1
         return len(cached)
 
     @torch.no_grad()

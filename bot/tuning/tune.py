@@ -116,7 +116,7 @@ def _train(trainer: ReadoutTrainer, items: list[TrainingItem], dev: list[Example
         if settings.warm_start > 0:
             now, budget = time.monotonic(), settings.max_minutes * 60 * settings.warm_start
             reading = bar.add_task("reading examples for the heads", total=len(items), loss=float("nan"), dev="-")
-            warm = trainer.warm_start(items, cache_until=now + budget * 0.8, train_until=now + budget,
+            warm = trainer.warm_start(items, cache_until=now + budget * 0.7, train_until=now + budget,
                                on_cached=lambda n: bar.advance(reading, n))
             if dev:
                 best.check(0)
