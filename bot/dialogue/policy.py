@@ -23,7 +23,8 @@ With nothing pending:
 (b) a request suspended by row 5 becomes pending again.
 (c) fills or changes slots; a sure reading (>= switch_confidence) of another of P's intents, in a
     turn that is not only slot values, starts that intent instead ("which alarms do i have").
-(d) P's reading at `answer_confidence` or more; "only slot values": carry_over.only_slots.
+(d) P's reading at `answer_confidence` or more, of the pending intent when it fills the asked slot;
+    "only slot values": carry_over.only_slots.
 (e) at once if S's request completes; if S asks a slot, P waits suspended until S is done.
 (f) completed at most `follow_up_turns` turns ago.
 
@@ -103,12 +104,14 @@ class Situation:
         return sure_out or self.router_sure_of_other()
 
     def answers_pending(self) -> bool:
-        """The pending skill's reading fills the asked slot, or the turn is only slot values."""
+        """The pending skill's reading of the pending intent fills the asked slot, or the turn is only
+        slot values. A reading of another of its intents is no answer: "what's the weather in paris"
+        read as alarm_query with time=paris must not list the alarms while one is being set."""
         reading = self.read(self.pending.name) if self.pending else None
         if reading is None or reading.confidence < self.settings.answer_confidence:
             return False
-        return (self.state.waiting_for in reading.slots
-                or only_slots(self.text, reading.slots, self.settings.filler_words))
+        fills_asked = reading.intent == self.state.active_intent and self.state.waiting_for in reading.slots
+        return fills_asked or only_slots(self.text, reading.slots, self.settings.filler_words)
 
     @cached_property
     def follow_up(self) -> Frame | None:

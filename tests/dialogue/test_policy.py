@@ -121,6 +121,21 @@ def test_row_4_an_answer_below_answer_confidence_does_not_count(chat) -> None:
     assert _move(chat, "7 am") is Move.not_understood
 
 
+def test_row_4_a_reading_of_another_intent_is_no_answer() -> None:
+    """"what's the weather in paris" with the router unsure, read by the alarm skill as list_alarms
+    with time=paris (as a shipped table did): not an answer to "For what time?", nor a new request."""
+    chat = Chat()
+    rules = [*RULES[:2], Rule(r"nice at (?P<time>[a-z]+)", "alarm", "list_alarms", confidence=0.7), *RULES[2:]]
+    chat.understanding = chat.manager.understanding = ScriptedUnderstanding(rules)
+    chat.say("alarm")
+    text = "maybe it is nice at paris"  # the router names weather at 0.5, below the bar
+    assert chat.understanding.read("alarm", text, ()).intent == "list_alarms"
+    assert _move(chat, text) is Move.not_understood
+    assert chat.say(text) == "Sorry, I can't help with that yet. For what time?"
+    assert (chat.state.active_intent, chat.state.slots) == ("set_alarm", {})
+    assert chat.say("7 am") == "Alarm set for 7 am."
+
+
 def test_row_4_does_not_take_an_answer_the_router_is_sure_is_out_of_scope(chat) -> None:
     """"what's the capital of france" read by the alarm skill as time=france: the router's sure
     out-of-scope verdict (a Route(None) at switch_confidence) wins over that reading."""
