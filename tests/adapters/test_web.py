@@ -128,13 +128,44 @@ def test_a_key_in_the_address_fragment_is_sent_and_a_missing_key_is_asked_for(br
         expect(bot).to_have_text(["For what time?"])
 
         asked = browser.new_page()  # a tab with no key: the page asks for one when the server says 401
-        asked.on("dialog", lambda dialog: dialog.accept("web-k1"))
+        questions: list[str] = []
+        asked.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept("web-k1")))
         asked.goto(base + "/")
         asked.get_by_label("Message").fill("tell a joke")
         asked.get_by_label("Message").press("Enter")
-        expect(asked.get_by_role("alert")).to_contain_text("Key saved")
-        asked.get_by_label("Message").fill("tell a joke")
-        asked.get_by_label("Message").press("Enter")
-        expect(asked.locator(".message.bot .text")).to_have_text(["(chat) tell a joke"])
+        expect(asked.locator(".message.bot .text")).to_have_text(["(chat) tell a joke"])  # sent with the key
+        assert questions == ["This bot needs an API key. Paste it here:"]
+        assert asked.locator("#error").is_hidden() and asked.locator(".message.user.failed").count() == 0
         asked.close()
+    page.close()
+
+
+def test_a_refused_or_wrong_key_is_explained_for_a_person_and_the_message_offered_again(browser: Browser) -> None:
+    from bot.adapters.auth import ApiKeys
+
+    keys = ApiKeys.load(environ={"BOT_API_KEYS": "web-k1"})
+    answers = ["", "still-wrong", "web-k1"]  # dismissed, then a wrong key, then the right one
+    questions: list[str] = []
+    page = browser.new_page()
+    page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept(answers.pop(0))))
+    message, alert = page.get_by_label("Message"), page.get_by_role("alert")
+    with running(create_app(make_manager(), ServerConfig(), api_keys=keys)) as base:
+        page.goto(base + "/")
+        message.fill("set an alarm")
+        message.press("Enter")
+        expect(alert).to_have_text("This bot needs an API key. Send your message again and paste the key when "
+                                   "asked, or open the page as /#key=YOUR_KEY.")  # no talk of headers
+        assert message.input_value() == "set an alarm"  # offered again
+        page.goto(base + "/#key=wrong")
+        message.fill("set an alarm")
+        message.press("Enter")
+        expect(alert).to_have_text("The server did not accept that key. Send your message again to paste "
+                                   "another one.")
+        assert page.locator(".message.bot").count() == 0
+        message.press("Enter")  # the text is still there: sent again, the right key pasted this time
+        expect(page.locator(".message.bot .text")).to_have_text(["For what time?"])
+        expect(alert).to_be_hidden()
+    assert questions == ["This bot needs an API key. Paste it here:",
+                         "The server did not accept the API key. Paste the right one here:",
+                         "The server did not accept the API key. Paste the right one here:"]
     page.close()

@@ -9,6 +9,10 @@
   const KEPT_MESSAGES = 200;
   const READY_POLL_MS = 2000;
   const UNREACHABLE = "Can't reach the server. Check that it is running, then send your message again.";
+  // Said to a person in a browser, not to an API client (the server's 401 speaks of headers).
+  const NEEDS_KEY = "This bot needs an API key. Send your message again and paste the key when asked, "
+    + "or open the page as /#key=YOUR_KEY.";
+  const WRONG_KEY = "The server did not accept that key. Send your message again to paste another one.";
 
   const $ = (id) => document.getElementById(id);
   const log = $("log"), form = $("composer"), input = $("message"), sendButton = $("send");
@@ -28,8 +32,10 @@
     try { return sessionStorage.getItem(KEY_STORAGE) || ""; } catch (err) { return ""; }
   }
 
-  function askForKey() {
-    const given = (window.prompt("This bot needs an API key. Paste it here:") || "").trim();
+  function askForKey(rejected) {
+    const question = rejected ? "The server did not accept the API key. Paste the right one here:"
+      : "This bot needs an API key. Paste it here:";
+    const given = (window.prompt(question) || "").trim();
     if (!given) return false;
     apiKey = given;
     try { sessionStorage.setItem(KEY_STORAGE, given); } catch (err) { /* disabled */ }
@@ -110,10 +116,32 @@
     }
   }
 
+  function sentences(...parts) {  // the server's message and fix, each a capitalised sentence
+    return parts.filter(Boolean).map((part) => part.charAt(0).toUpperCase() + part.slice(1)).join(". ");
+  }
+
+  // The message on the streaming endpoint; a 401 asks for the key and sends it once more with it.
+  async function post(text) {
+    const attempt = () => {
+      const headers = { "Content-Type": "application/json", "Accept": "text/event-stream" };
+      if (apiKey) headers.Authorization = `Bearer ${apiKey}`;
+      return fetch(`/v1/conversations/${encodeURIComponent(chat.id)}/messages/stream`, {
+        method: "POST", headers, body: JSON.stringify({ text }),
+      });
+    };
+    const response = await attempt();
+    if (response.status !== 401) return response;
+    const rejected = Boolean(apiKey);
+    if (!askForKey(rejected)) throw new Error(rejected ? WRONG_KEY : NEEDS_KEY);
+    const again = await attempt();
+    if (again.status === 401) throw new Error(WRONG_KEY);
+    return again;
+  }
+
   async function problem(response) {
     try {
       const body = await response.json();
-      if (body && body.error) return `${body.error.message}. ${body.error.fix}`;
+      if (body && body.error) return sentences(body.error.message, body.error.fix);
     } catch (err) { /* not JSON */ }
     return `The server answered ${response.status}. Try again.`;
   }
@@ -126,12 +154,7 @@
     setBusy(true);
     let shown = null, full = "";
     try {
-      const headers = { "Content-Type": "application/json", "Accept": "text/event-stream" };
-      if (apiKey) headers.Authorization = `Bearer ${apiKey}`;
-      const response = await fetch(`/v1/conversations/${encodeURIComponent(chat.id)}/messages/stream`, {
-        method: "POST", headers, body: JSON.stringify({ text }),
-      });
-      if (response.status === 401 && askForKey()) throw new Error("Key saved: send your message again.");
+      const response = await post(text);
       if (!response.ok) throw new Error(await problem(response));
       for await (const event of events(response.body)) {
         if (event.name === "typing") {
@@ -147,7 +170,7 @@
           shown = shown || bubble("bot", "");
           if (shown.textContent !== full) shown.textContent = full;
         } else if (event.name === "error") {
-          throw new Error(`${event.data.message}. ${event.data.fix}`);
+          throw new Error(sentences(event.data.message, event.data.fix));
         }
       }
       chat.messages.push({ role: "bot", text: full });
@@ -199,6 +222,8 @@
       form.requestSubmit();
     }
   });
+
+  window.addEventListener("hashchange", () => { apiKey = takeKey(); });  // a #key=... typed into the address
 
   $("new-chat").addEventListener("click", () => {
     chat = { id: newId(), messages: [] };
