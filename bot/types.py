@@ -77,6 +77,7 @@ class Request(BaseModel):
     slots: SlotValues = Field(default_factory=dict)
     waiting_for: str | None = None
     turn: int = 0  # the conversation's turn count when it was put aside or completed
+    reasked: int = 0  # its question's re-asks after turns that went elsewhere (ConversationState.reasked)
 
 
 class ConversationState(BaseModel):
@@ -90,6 +91,9 @@ class ConversationState(BaseModel):
     active_intent: str | None = None
     slots: SlotValues = Field(default_factory=dict)
     waiting_for: str | None = None  # the required slot the bot asked for
+    # how many turns in a row went elsewhere (another skill, not understood) and got the pending
+    # question again; past `dialogue.max_reasks` the request is dropped instead of asked once more
+    reasked: int = 0
     turns: int = 0
     # turn_id -> reply text for the last few turns that had an id: a redelivered turn (a Slack
     # retry, another worker) gets the same answer instead of a second one.

@@ -39,7 +39,11 @@ the providers (weather, music) the shipped skills' actions call."""
     filler_words: tuple[str, ...] = DEFAULT_FILLER_WORDS
     # a turn whose letters are less than this share Latin is not one the model can read
     min_latin_share: float = Field(default=0.5, ge=0.0, le=1.0)
+    # turns in a row that go elsewhere and still get the pending question again; the next one drops
+    # the request (with `dropped_reply`), so a request the user has left does not follow every reply
+    max_reasks: int = Field(default=2, ge=0)
     resume_reply: str = "Back to your {skill} request: {question}"
+    dropped_reply: str = "(I've dropped your {skill} request; ask again any time.)"
     follow_up_reply: str = "Updated your last request ({changes}). {reply}"
     # outside services the skills' actions call, name -> "module:factory" (bot/dialogue/actions/providers.py)
     providers: dict[str, str] = Field(default_factory=dict)

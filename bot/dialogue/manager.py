@@ -252,7 +252,7 @@ class DialogueManager:
                                   user_id=records_owner(turn), replaces=replaces, on_piece=_PIECES.get())
         reply = self.responses.respond(context)
         if missing:
-            state.waiting_for = missing
+            state.waiting_for, state.reasked = missing, 0  # asked in answer to a turn for this skill
             return _Outcome(reply, skill.name, frame)
         complete(state)
         if resume(state):  # a request set aside for this one is offered again
@@ -269,6 +269,8 @@ class DialogueManager:
         return self.responses.respond(context)
 
     def _resume_text(self, state: ConversationState, turn: Turn) -> str:
+        if (dropped := self._drop_if_left(state)) is not None:
+            return dropped
         return fill_template(self.policy.resume_reply,
                              {"skill": state.active_skill or "", "question": self._question(state, turn)})
 
@@ -276,7 +278,21 @@ class DialogueManager:
         """`text`, then the pending question again if one is pending (no skill answered the turn)."""
         if self._pending_skill(state) is None:
             return _Outcome(text)
+        if (dropped := self._drop_if_left(state)) is not None:
+            return _Outcome(f"{text} {dropped}")
         return _Outcome(f"{text} {self._question(state, turn)}")
+
+    def _drop_if_left(self, state: ConversationState) -> str | None:
+        """Count one more turn that went elsewhere; past `max_reasks` of them the pending request is
+        dropped (the note that says so is returned) instead of asked again."""
+        state.reasked += 1
+        if state.reasked <= self.policy.max_reasks:
+            return None
+        skill = state.active_skill or ""
+        log.info("conversation %r: the %s request was left for %d turns; dropped", state.conversation_id,
+                 skill, state.reasked)
+        clear_pending(state)
+        return fill_template(self.policy.dropped_reply, {"skill": skill})
 
     def _unknown_skill(self, state: ConversationState, route: Route) -> _Outcome:
         log.error("conversation %r: the router chose skill %r, which this bot has not loaded "

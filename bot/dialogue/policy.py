@@ -26,6 +26,8 @@ With nothing pending:
 (d) P's reading at `answer_confidence` or more, of the pending intent when it fills the asked slot;
     "only slot values": carry_over.only_slots.
 (e) at once if S's request completes; if S asks a slot, P waits suspended until S is done.
+    "P's question again" (rows 1, 5, 6) happens after at most `max_reasks` turns in a row that went
+    elsewhere; the next such turn drops P's request and says so (`dropped_reply`).
 (f) completed at most `follow_up_turns` turns ago.
 
 Thresholds are `DialogueSettings` (bot/config/dialogue.py). Model calls are lazy and made at most

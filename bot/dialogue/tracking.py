@@ -40,19 +40,20 @@ def valid_frame(frame: Frame, skill: SkillConfig) -> Frame | None:
 def begin(state: ConversationState, skill: str, frame: Frame) -> None:
     """Make `frame` the conversation's pending request, forgetting any earlier one."""
     state.active_skill, state.active_intent = skill, frame.intent
-    state.slots, state.waiting_for = dict(frame.slots), None
+    state.slots, state.waiting_for, state.reasked = dict(frame.slots), None, 0
 
 
 def clear_pending(state: ConversationState) -> None:
     state.active_skill = state.active_intent = state.waiting_for = None
-    state.slots = {}
+    state.slots, state.reasked = {}, 0
 
 
 def suspend(state: ConversationState) -> None:
     """Set the pending request aside (it resumes when the next one completes or is cancelled)."""
     if state.active_skill and state.active_intent:
         state.suspended = Request(skill=state.active_skill, intent=state.active_intent,
-                                  slots=dict(state.slots), waiting_for=state.waiting_for, turn=state.turns)
+                                  slots=dict(state.slots), waiting_for=state.waiting_for, turn=state.turns,
+                                  reasked=state.reasked)
     clear_pending(state)
 
 
@@ -62,7 +63,7 @@ def resume(state: ConversationState) -> bool:
     if request is None:
         return False
     state.active_skill, state.active_intent = request.skill, request.intent
-    state.slots, state.waiting_for = dict(request.slots), request.waiting_for
+    state.slots, state.waiting_for, state.reasked = dict(request.slots), request.waiting_for, request.reasked
     return True
 
 

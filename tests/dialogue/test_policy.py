@@ -188,6 +188,39 @@ def test_row_6_out_of_scope_or_unsure_gets_the_fallback_and_the_question_again(c
     assert chat.state.waiting_for == "time"
 
 
+def test_a_request_left_for_more_than_max_reasks_turns_is_dropped(chat) -> None:
+    """A question the user walks away from is not appended to every reply from then on."""
+    chat.say("alarm")
+    assert chat.say("weather in paris") == "Weather in paris. Back to your alarm request: For what time?"
+    assert chat.say("maybe") == "Sorry, I can't help with that yet. For what time?"
+    assert chat.say("weather in rome") == "Weather in rome. (I've dropped your alarm request; ask again any time.)"
+    state = chat.state
+    assert (state.active_skill, state.waiting_for, state.suspended, state.reasked) == (None, None, None, 0)
+    assert chat.say("weather in oslo") == "Weather in oslo."
+
+
+def test_a_turn_for_the_waiting_skill_starts_the_count_again(chat) -> None:
+    chat.say("alarm")
+    chat.say("weather in paris")
+    chat.say("maybe")
+    assert chat.state.reasked == 2
+    assert chat.say("alarm") == "For what time?"  # the user is back on it
+    assert chat.state.reasked == 0
+    assert chat.say("weather in rome") == "Weather in rome. Back to your alarm request: For what time?"
+    assert chat.say("7 am") == "Alarm set for 7 am."
+
+
+def test_a_suspended_request_keeps_its_count_and_max_reasks_0_drops_at_once() -> None:
+    chat = Chat(max_reasks=1, dropped_reply="[dropped {skill}]")
+    chat.say("alarm")
+    assert chat.say("maybe") == "Sorry, I can't help with that yet. For what time?"
+    assert chat.say("calendar") == "What should I add?"  # the alarm request set aside, its count kept
+    assert chat.say("lunch") == "Added lunch. [dropped alarm]"
+    eager = Chat(max_reasks=0)
+    eager.say("alarm")
+    assert eager.say("maybe") == "Sorry, I can't help with that yet. (I've dropped your alarm request; ask again any time.)"
+
+
 # --- rows 7-10: nothing pending -------------------------------------------------------------
 
 def test_row_7_unreadable_with_nothing_pending(chat) -> None:
