@@ -23,7 +23,8 @@ from bot.dialogue.carry_over import describe_changes, only_slots
 from bot.dialogue.pieces import OnPiece, ReplyPieces
 from bot.dialogue.policy import Move, Situation, decide
 from bot.dialogue.responses import ResponseContext, Responses
-from bot.dialogue.tracking import begin, clear_pending, complete, missing_slot, record, resume, suspend
+from bot.dialogue.tracking import (begin, clear_pending, complete, left_behind, missing_slot, record, resume,
+                                   suspend)
 from bot.dialogue.understanding import Understanding
 from bot.store import ConversationStore, StoreError, StoreLockTimeout
 from bot.types import ConversationState, Frame, Reply, Route, Turn
@@ -283,16 +284,10 @@ class DialogueManager:
         return _Outcome(f"{text} {self._question(state, turn)}")
 
     def _drop_if_left(self, state: ConversationState) -> str | None:
-        """Count one more turn that went elsewhere; past `max_reasks` of them the pending request is
-        dropped (the note that says so is returned) instead of asked again."""
-        state.reasked += 1
-        if state.reasked <= self.policy.max_reasks:
-            return None
+        """None: ask the pending question again; else the note that the left request was dropped."""
         skill = state.active_skill or ""
-        log.info("conversation %r: the %s request was left for %d turns; dropped", state.conversation_id,
-                 skill, state.reasked)
-        clear_pending(state)
-        return fill_template(self.policy.dropped_reply, {"skill": skill})
+        return fill_template(self.policy.dropped_reply, {"skill": skill}) if left_behind(
+            state, self.policy.max_reasks) else None
 
     def _unknown_skill(self, state: ConversationState, route: Route) -> _Outcome:
         log.error("conversation %r: the router chose skill %r, which this bot has not loaded "

@@ -7,14 +7,17 @@ aside for another skill's is `suspended`; the last completed one is `last_reques
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 
 from bot.config import IntentConfig, SkillConfig
 from bot.types import ConversationState, Frame, HistoryEntry, Request
 
-__all__ = ["REPLY_MEMORY", "begin", "clear_pending", "complete", "is_cancel", "missing_slot", "record",
-           "resume", "suspend", "valid_frame"]
+__all__ = ["REPLY_MEMORY", "begin", "clear_pending", "complete", "is_cancel", "left_behind", "missing_slot",
+           "record", "resume", "suspend", "valid_frame"]
+
+log = logging.getLogger("bot.dialogue")
 
 REPLY_MEMORY = 32  # replies kept by turn id; redeliveries come within seconds, not 32 turns later
 _EDGE_PUNCTUATION = ".,!?;\"'"
@@ -64,6 +67,18 @@ def resume(state: ConversationState) -> bool:
         return False
     state.active_skill, state.active_intent = request.skill, request.intent
     state.slots, state.waiting_for, state.reasked = dict(request.slots), request.waiting_for, request.reasked
+    return True
+
+
+def left_behind(state: ConversationState, max_reasks: int) -> bool:
+    """Count one more turn that went elsewhere with a question pending; past `max_reasks` of them in
+    a row the request is dropped (True) instead of asked again: the user has left it."""
+    state.reasked += 1
+    if state.reasked <= max_reasks:
+        return False
+    log.info("conversation %r: the %s request was left for %d turns; dropped", state.conversation_id,
+             state.active_skill, state.reasked)
+    clear_pending(state)
     return True
 
 
