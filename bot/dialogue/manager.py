@@ -213,6 +213,7 @@ class DialogueManager:
             return self._fallback(s, turn)
         skill = self.skills[last.skill]
         merged = {**last.slots, **reading.slots}
+        suspend(s.state)  # a pending request waits, as for a digression (row 5b); none: a no-op
         begin(s.state, skill.name, reading.model_copy(update={"slots": merged}))
         changes = describe_changes(last.slots, merged) or "nothing new"
         head, has_reply, _ = self.policy.follow_up_reply.partition("{reply}")

@@ -8,6 +8,7 @@ holds decides. P is the skill whose question is pending, S another skill.
 | 3  | is routed to P                                              | keep           | P's reading applies (c) |
 | 4  | router not sure of an S nor of out of scope; P reads the asked slot or only slot values (d) | keep | P's reading applies |
 | 5  | router sure of an S (>= switch_confidence)                  | digress        | S serves it; P's question again (e) |
+| 5b | only slot values of the last request's intent, not P's (f)  | follow_up      | that request, changed; P's question again (e) |
 | 6  | anything else (out of scope, unsure router)                 | not_understood | fallback; P's question again |
 
 With nothing pending:
@@ -115,6 +116,12 @@ class Situation:
         fills_asked = reading.intent == self.state.active_intent and self.state.waiting_for in reading.slots
         return fills_asked or only_slots(self.text, reading.slots, self.settings.filler_words)
 
+    def follow_up_of_other(self) -> bool:
+        """The last completed request is not of the pending skill (a digression just served): a
+        follow-up of the pending skill's own request is its reading, rows 3-4."""
+        last = self.state.last_request
+        return last is not None and (self.pending is None or last.skill != self.pending.name)
+
     @cached_property
     def follow_up(self) -> Frame | None:
         """The reading that changes the last completed request, if the turn is only its slots."""
@@ -139,6 +146,7 @@ PENDING_RULES: tuple[Rule, ...] = (
     (Move.keep, lambda s: s.pending is not None and s.route.skill == s.pending.name),
     (Move.keep, lambda s: not s.router_sure_elsewhere() and s.answers_pending()),
     (Move.digress, lambda s: s.router_sure_of_other()),
+    (Move.follow_up, lambda s: s.follow_up is not None and s.follow_up_of_other()),  # "and in london?"
     (Move.not_understood, lambda s: True),
 )
 

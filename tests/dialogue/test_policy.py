@@ -180,6 +180,30 @@ def test_row_5_needs_switch_confidence(chat) -> None:
     assert _move(lenient, "maybe") is Move.digress
 
 
+def test_row_5b_a_follow_up_of_the_digression_while_a_question_waits(chat) -> None:
+    """"and in oslo" right after a weather digression changes that forecast; the alarm still waits."""
+    chat.say("alarm")
+    assert chat.say("weather in paris tomorrow") == "Weather in paris tomorrow. Back to your alarm request: For what time?"
+    assert chat.understanding.route("and in oslo", ()).confidence < 0.8  # the router is unsure of it alone
+    assert _move(chat, "and in oslo") is Move.follow_up
+    reply = chat.reply("and in oslo")
+    assert reply.text == ("Updated your last request (place: paris → oslo). Weather in oslo tomorrow. "
+                          "Back to your alarm request: For what time?")
+    assert (reply.skill, reply.frame.slots) == ("weather", {"place": "oslo", "date": "tomorrow"})
+    assert chat.say("7 am") == "Alarm set for 7 am."
+
+
+def test_row_5b_a_turn_for_the_pending_skill_never_changes_its_last_request() -> None:
+    """"7 am" while a second alarm waits for its time, read below answer_confidence: not an answer
+    (row 4), and not a follow-up moving the first alarm either: that is the pending skill's to read."""
+    chat = Chat(answer_confidence=0.95)  # the alarm skill reads "7 am" at 0.9
+    chat.say("alarm at 6 am")
+    chat.say("alarm")  # a second alarm: its question waits; the last request is the 6 am alarm
+    assert chat.manager.store.load("c").last_request.slots == {"time": "6 am"}
+    assert _move(chat, "7 am") is Move.not_understood
+    assert chat.say("alarm at 8 am") == "Alarm set for 8 am."
+
+
 @pytest.mark.parametrize("text", ["what's the capital of france", "maybe"])
 def test_row_6_out_of_scope_or_unsure_gets_the_fallback_and_the_question_again(chat, text) -> None:
     chat.say("alarm")
@@ -276,5 +300,5 @@ def test_the_settings_texts_are_used() -> None:
 
 def test_the_rule_tables_are_the_docstring_tables_in_order() -> None:
     assert [move for move, _ in PENDING_RULES] == [Move.unreadable, Move.cancel, Move.keep, Move.keep,
-                                                   Move.digress, Move.not_understood]
+                                                   Move.digress, Move.follow_up, Move.not_understood]
     assert [move for move, _ in IDLE_RULES] == [Move.unreadable, Move.follow_up, Move.start, Move.fallback]
