@@ -165,6 +165,8 @@ def test_providers_are_built_from_their_factories() -> None:
     ((("on", "tomorrow"), ("at", "7 am")), "tomorrow at 7 am"),
     ((("on", "friday"), ("at", None)), "on friday"),
     ((("in", "in the garden"),), "in the garden"),
+    ((("", "lunch with"), ("with", "sam"), ("on", "friday")), "lunch with sam on friday"),  # not "with with"
+    ((("", "meet"), ("with", "sam")), "meet with sam"),
 ])
 def test_phrase_joins_slot_values_with_prepositions(parts, text) -> None:
     assert phrase(*parts) == text

@@ -66,14 +66,17 @@ _RELATIVE_DAYS = ("today", "tomorrow", "tonight", "this ", "next ", "every ")
 def phrase(*parts: tuple[str, str | None]) -> str:
     """Join (preposition, value) pairs that have a value: ("in", "paris"), ("for", "tomorrow").
 
-    No preposition is added to a value that starts with one, nor "on" to "tomorrow" or "next week".
+    No preposition is added to a value that starts with one, nor "on" to "tomorrow" or "next week",
+    nor one the words before already end with (event "lunch with" and person "sam": "lunch with sam").
     """
-    words = []
+    words: list[str] = []
     for preposition, value in parts:
         if not value:
             continue
         lowered = value.lower()
+        said = words[-1].lower().split() if words else []
         bare = (not preposition or lowered.startswith(_PREPOSITIONS)
-                or (preposition == "on" and lowered.startswith(_RELATIVE_DAYS)))
+                or (preposition == "on" and lowered.startswith(_RELATIVE_DAYS))
+                or said[-1:] == [preposition])
         words.append(value if bare else f"{preposition} {value}")
     return " ".join(words)
