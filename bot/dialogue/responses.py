@@ -112,7 +112,7 @@ class Responses:
         if _takes(action, 3):
             args.append(ActionContext(frame=args[0], state=args[1], user_id=ctx.user_id,
                                       records=UserRecords(self._store, ctx.user_id),
-                                      providers=self._providers, replaces=ctx.replaces))
+                                      providers=self._providers, replaces=ctx.replaces, text=ctx.text))
         try:
             reply = action(*args)
         except StoreError:

@@ -85,10 +85,23 @@ def test_an_alarm_is_removed_by_its_time_and_only_the_rest_stay(ann) -> None:
     ann.say("alarm at 7 am")
     ann.say("alarm at 8 am")
     assert ann.say("remove my alarm") == "Which alarm should I remove? You have 7 am, 8 am."
-    assert ann.say("remove the 5 pm alarm") == "You have no alarm 5 pm. Your alarms: 7 am, 8 am."
+    assert ann.say("remove the 5 pm alarm") == "You have no alarm at 5 pm. Your alarms: 7 am, 8 am."
     assert ann.say("remove the 7 am alarm") == "Removed the alarm for 7 am."
     assert ann.say("which alarms") == "You have one alarm: 8 am."
     assert ann.say("remove my alarm") == "Removed the alarm for 8 am."
+    assert ann.say("which alarms") == "You have no alarms set."
+
+
+def test_the_only_alarm_is_not_removed_when_the_turn_named_a_time_that_was_not_read() -> None:
+    """"remove my 7:30 am alarm" with the time unread (as a shipped table did) removed the 6 am one."""
+    unread = [Rule(r"remove my \d+:\d+ ?am alarm", "alarm", "alarm_remove"),
+              Rule(r"delete the 12th", "calendar", "calendar_remove")]
+    ann = User(DialogueManager(SKILLS, ScriptedUnderstanding([*unread, *RULES]), MemoryStore()))
+    ann.say("alarm at 6 am")
+    assert ann.say("remove my 7:30 am alarm") == "Which alarm should I remove? You have 6 am."
+    assert ann.say("remove the 6 am alarm") == "Removed the alarm for 6 am."
+    ann.say("add dentist on thursday")
+    assert ann.say("delete the 12th") == "Which event should I remove? You have dentist on thursday."
     assert ann.say("which alarms") == "You have no alarms set."
 
 

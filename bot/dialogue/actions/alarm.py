@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.dialogue.actions.context import ActionContext, phrase
-from bot.dialogue.actions.records import matches
+from bot.dialogue.actions.records import matches, names_unread_number
 from bot.store.user_data import Record
 from bot.types import ConversationState, Frame
 
@@ -42,14 +42,16 @@ def list_alarms(frame: Frame, state: ConversationState, ctx: ActionContext) -> s
 
 
 def remove_alarm(frame: Frame, state: ConversationState, ctx: ActionContext) -> str:
-    """Remove the alarms matching the time/day given; with none given, the only alarm there is."""
+    """Remove the alarms matching the time/day given; with none given, the only alarm there is
+    (unless the turn named a time that was not read: then it asks)."""
     alarms = ctx.records.list(KIND)
     wanted = {name: frame.slots[name] for name in FIELDS if frame.slots.get(name)}
     if not alarms:
         return "You have no alarms set."
-    if not wanted and len(alarms) > 1:
+    if not wanted and (len(alarms) > 1 or names_unread_number(ctx.text, frame.slots)):
         return f"Which alarm should I remove? You have {_listing(alarms)}."
     removed = ctx.records.remove(KIND, lambda r: matches(r, wanted, FIELDS))
     if not removed:
-        return f"You have no alarm {_describe(wanted)}. Your alarms: {_listing(alarms)}."
+        at = phrase(("at", wanted.get("time")), ("on", wanted.get("date")))
+        return f"You have no alarm {at}. Your alarms: {_listing(alarms)}."
     return f"Removed the alarm{'s' if len(removed) > 1 else ''} for {_listing(removed)}."

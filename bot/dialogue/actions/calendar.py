@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.dialogue.actions.context import ActionContext, phrase
-from bot.dialogue.actions.records import matches
+from bot.dialogue.actions.records import matches, names_unread_number
 from bot.store.user_data import Record
 from bot.types import ConversationState, Frame
 
@@ -41,12 +41,13 @@ def list_events(frame: Frame, state: ConversationState, ctx: ActionContext) -> s
 
 
 def remove_event(frame: Frame, state: ConversationState, ctx: ActionContext) -> str:
-    """Remove the events matching what was named; with nothing named, the only event there is."""
+    """Remove the events matching what was named; with nothing named, the only event there is
+    (unless the turn named a time or day that was not read: then it asks)."""
     events = ctx.records.list(KIND)
     wanted = {name: frame.slots[name] for name in FIELDS if frame.slots.get(name)}
     if not events:
         return "Your calendar is empty."
-    if not wanted and len(events) > 1:
+    if not wanted and (len(events) > 1 or names_unread_number(ctx.text, frame.slots)):
         return f"Which event should I remove? You have {_listing(events)}."
     removed = ctx.records.remove(KIND, lambda r: matches(r, wanted, FIELDS))
     if not removed:

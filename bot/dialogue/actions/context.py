@@ -38,6 +38,7 @@ class ActionContext:
     records: UserRecords
     providers: Mapping[str, object] = field(default_factory=dict)
     replaces: Mapping[str, str] | None = None  # a follow-up: the slots of the request it changes
+    text: str = ""  # the turn's own words, beside what was read from them
 
     def provider(self, name: str) -> object:
         if name not in self.providers:
