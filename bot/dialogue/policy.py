@@ -4,7 +4,7 @@ holds decides. P is the skill whose question is pending, S another skill.
 | #  | the turn                                                    | move           | the bot         |
 |----|-------------------------------------------------------------|----------------|-----------------|
 | 1  | cannot be read (a)                                          | unreadable     | says so; P's question again |
-| 2  | is, as a whole, a cancel phrase                             | cancel         | drops P's request (b) |
+| 2  | is a cancel phrase, but for fillers and P's name (g)        | cancel         | drops P's request (b) |
 | 3  | is routed to P                                              | keep           | P's reading applies (c) |
 | 4  | router not sure of an S nor of out of scope; P reads the asked slot or only slot values (d) | keep | P's reading applies |
 | 5  | router sure of an S (>= switch_confidence)                  | digress        | S serves it; P's question again (e) |
@@ -30,6 +30,7 @@ With nothing pending:
     "P's question again" (rows 1, 5, 6) happens after at most `max_reasks` turns in a row that went
     elsewhere; the next such turn drops P's request and says so (`dropped_reply`).
 (f) completed at most `follow_up_turns` turns ago.
+(g) "never mind", "no, cancel that alarm" (filler words, P's skill name, "request"); not "cancel my 6 am alarm".
 
 Thresholds are `DialogueSettings` (bot/config/dialogue.py). Model calls are lazy and made at most
 once per skill per turn: row 2 costs none, rows 3-6 one route and one read.
@@ -93,6 +94,11 @@ class Situation:
             self._reads[skill] = valid_frame(frame, self.skills[skill])
         return self._reads[skill]
 
+    def cancel_also(self) -> tuple[str, ...]:
+        """Words a cancel phrase may come with: fillers and the pending request's own name."""
+        name = self.pending.name if self.pending else ""
+        return (*self.settings.filler_words, name, name.removesuffix("s"), name + "s", "request")
+
     def router_sure_of_other(self) -> bool:
         """The router names a skill other than the pending one, with `switch_confidence` or more."""
         route, pending = self.route, self.pending.name if self.pending else None
@@ -142,7 +148,7 @@ Rule = tuple[Move, Callable[[Situation], object]]
 
 PENDING_RULES: tuple[Rule, ...] = (
     (Move.unreadable, lambda s: s.unreadable),
-    (Move.cancel, lambda s: is_cancel(s.text, s.cancel_words)),
+    (Move.cancel, lambda s: is_cancel(s.text, s.cancel_words, s.cancel_also())),
     (Move.keep, lambda s: s.pending is not None and s.route.skill == s.pending.name),
     (Move.keep, lambda s: not s.router_sure_elsewhere() and s.answers_pending()),
     (Move.digress, lambda s: s.router_sure_of_other()),

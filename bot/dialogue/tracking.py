@@ -23,10 +23,18 @@ REPLY_MEMORY = 32  # replies kept by turn id; redeliveries come within seconds, 
 _EDGE_PUNCTUATION = ".,!?;\"'"
 
 
-def is_cancel(text: str, words: Iterable[str]) -> bool:
-    """True if the whole turn is a cancel phrase ("Never mind!" too, but not "cancel my alarm")."""
-    said = " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
-    return said in {" ".join(word.lower().split()) for word in words}
+def is_cancel(text: str, words: Iterable[str], also: Iterable[str] = ()) -> bool:
+    """True if the turn is a cancel phrase ("Never mind!") and else only words of `also` (fillers,
+    the pending skill's name: "no, cancel that alarm"); not "cancel my 6 am alarm"."""
+    said = re.sub(r"[^\w\s]", " ", text.lower()).split()
+    allowed = {word.lower() for word in also}
+    for phrase in {tuple(word.lower().split()) for word in words}:
+        for start in range(len(said) - len(phrase) + 1):
+            if tuple(said[start:start + len(phrase)]) == phrase:
+                rest = said[:start] + said[start + len(phrase):]
+                if all(word in allowed for word in rest):
+                    return True
+    return False
 
 
 def valid_frame(frame: Frame, skill: SkillConfig) -> Frame | None:

@@ -88,6 +88,17 @@ def test_row_2_cancel_drops_the_pending_request(chat) -> None:
     assert chat.state.active_skill is None and chat.state.waiting_for is None
 
 
+@pytest.mark.parametrize("text", ["cancel that alarm", "no, cancel the alarm request", "stop it"])
+def test_row_2_a_cancel_phrase_with_fillers_or_the_skills_name_drops_it(chat, text) -> None:
+    """"cancel that alarm" while an alarm waits for its time was read as alarm_remove: 'You have no
+    alarms set.', the request still open."""
+    chat.say("alarm")
+    before = len(chat.understanding.calls)
+    assert _move(chat, text) is Move.cancel
+    assert chat.say(text) == "Okay, cancelled."
+    assert chat.state.active_skill is None and len(chat.understanding.calls) == before  # no model call
+
+
 def test_row_2_cancelling_a_digression_resumes_the_request_it_set_aside(chat) -> None:
     chat.say("alarm")
     assert chat.say("calendar") == "What should I add?"  # the alarm is set aside

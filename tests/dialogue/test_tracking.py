@@ -21,6 +21,14 @@ def test_is_cancel_needs_the_whole_turn(text, cancels) -> None:
     assert is_cancel(text, WORDS) is cancels
 
 
+@pytest.mark.parametrize(("text", "cancels"), [
+    ("cancel that alarm", True), ("no, cancel it please", True), ("oh never mind that", True),
+    ("cancel my 6 am alarm", False), ("never mind, what's the weather", False), ("that alarm", False),
+])
+def test_is_cancel_allows_the_words_given_beside_the_phrase(text, cancels) -> None:
+    assert is_cancel(text, WORDS, also=("that", "alarm", "no", "it", "please", "oh", "what's", "the")) is cancels
+
+
 def test_valid_frame_drops_undeclared_and_empty_slots() -> None:
     frame = Frame(intent="set_alarm", slots={"time": " 7 am ", "colour": "red", "day": " "}, confidence=0.9)
     assert valid_frame(frame, SKILL) == Frame(intent="set_alarm", slots={"time": "7 am"}, confidence=0.9)
