@@ -53,7 +53,7 @@ async def posted_before(client: AsyncWebClient, *, channel: str, thread_ts: str,
     cursor: str | None = None
     try:
         for _ in range(MAX_PAGES):
-            page = await client.conversations_replies(channel=channel, ts=thread_ts, oldest=after_ts,
+            page = await client.conversations_replies(channel=channel, ts=thread_ts, oldest=after_ts or None,
                                                       include_all_metadata=True, limit=PAGE_SIZE, cursor=cursor)
             if any(carries_turn(message, turn_id, bot_user_id) for message in page.get("messages") or []):
                 return True

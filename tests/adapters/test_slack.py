@@ -20,7 +20,7 @@ from fake_slack import BOT_TOKEN, BOT_USER, SIGNING_SECRET, TEAM, FakeSlack, eve
 from bot.adapters.http import create_app
 from bot.adapters.runner import TurnRunner
 from bot.adapters.slack import SocketMode, answers_in_flight, escape, message_from_event, strip_mention
-from bot.adapters.slack_post import REPLY_EVENT, carries_turn
+from bot.adapters.slack_post import REPLY_EVENT, carries_turn, posted_before
 from bot.config.server import ServerConfig, SlackConfig, SlackSecrets
 from bot.errors import ConfigError
 from bot.store import ConversationStore, MemoryStore, RedisStore, StoreSettings
@@ -208,6 +208,33 @@ def test_a_thread_that_cannot_be_read_still_gets_the_reply_and_names_the_scope(
 ])
 def test_only_the_bots_message_tagged_with_the_turn_counts_as_its_reply(message: dict, expected: bool) -> None:
     assert carries_turn(message, "slack:E1", BOT_USER) is expected
+
+
+class PagedThread:
+    """conversations.replies over pages of one message each; the reply is on page `reply_on`."""
+
+    def __init__(self, pages: int, reply_on: int | None) -> None:
+        self.pages, self.reply_on, self.asked = pages, reply_on, []
+
+    async def conversations_replies(self, *, cursor: str | None = None, **args: object) -> dict:
+        page = int(cursor or 0)
+        self.asked.append((cursor, args["oldest"], args["include_all_metadata"]))
+        tagged = {"event_type": REPLY_EVENT, "event_payload": {"turn_id": "slack:E1" if page == self.reply_on else "x"}}
+        more = page + 1 < self.pages
+        return {"messages": [{"user": BOT_USER, "metadata": tagged}], "has_more": more,
+                "response_metadata": {"next_cursor": str(page + 1) if more else ""}}
+
+
+@pytest.mark.parametrize(("pages", "reply_on", "found", "asked"), [
+    (3, 2, True, 3), (3, None, False, 3), (50, 49, False, 10),  # a thread is searched 10 pages deep at most
+])
+def test_the_thread_is_read_page_by_page(pages: int, reply_on: int | None, found: bool, asked: int) -> None:
+    thread = PagedThread(pages, reply_on)
+    result = asyncio.run(posted_before(thread, channel="C1", thread_ts="1.1", after_ts="1.1",  # type: ignore[arg-type]
+                                       turn_id="slack:E1", bot_user_id=BOT_USER))
+
+    assert result is found and len(thread.asked) == asked
+    assert thread.asked[:2] == [(None, "1.1", True), ("1", "1.1", True)]
 
 
 def _answers(client: httpx.Client) -> bool:
