@@ -1,6 +1,7 @@
 """A tiny stand-in for Slack's Web API (auth.test, chat.postMessage, conversations.replies) that
 records what the bot posts and keeps its threads, and Events API requests signed the way Slack
-signs them."""
+signs them; `fake_slack` (a fixture: import it by name), `bot_server` and `deliver` run the bot's
+server against it."""
 
 from __future__ import annotations
 
@@ -10,13 +11,21 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl
 
+import httpx
+import pytest
+from adapter_fixtures import running
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from bot.adapters.http import create_app
+from bot.config.server import ServerConfig, SlackConfig, SlackSecrets
 
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test-token"
@@ -110,3 +119,28 @@ def signed_headers(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | 
     if retry is not None:
         headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
     return headers
+
+
+SECRETS = SlackSecrets(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[tuple[FakeSlack, str]]:
+    """The fake Web API served on a loopback port, and its base URL (the bot's `api_url`)."""
+    fake = FakeSlack()
+    with running(fake.app) as base:
+        yield fake, f"{base}/api/"
+
+
+@contextmanager
+def bot_server(manager: object, api_url: str, **slack: object) -> Iterator[httpx.Client]:
+    """The bot's server (Events API mounted, `slack` as SlackConfig fields) and a client to it."""
+    settings = ServerConfig(slack=SlackConfig(api_url=api_url, **slack))
+    with running(create_app(manager, settings, slack=SECRETS)) as base, \
+            httpx.Client(base_url=base, timeout=5) as client:
+        yield client
+
+
+def deliver(client: httpx.Client, body: str, **signing: object) -> httpx.Response:
+    """Post `body` to the Events API as Slack does, signed (`signing`: see signed_headers)."""
+    return client.post("/slack/events", content=body, headers=signed_headers(body, **signing))
