@@ -29,7 +29,7 @@ With nothing pending:
 (e) at once if S's request completes; if S asks a slot, P waits suspended until S is done.
     "P's question again" (rows 1, 5, 6) happens after at most `max_reasks` turns in a row that went
     elsewhere; the next such turn drops P's request and says so (`dropped_reply`).
-(f) completed at most `follow_up_turns` turns ago.
+(f) completed at most `follow_up_turns` turns ago, read at `answer_confidence` or more.
 (g) "never mind", "no, cancel that alarm" (filler words, P's skill name, "request"); not "cancel my 6 am alarm".
 
 Thresholds are `DialogueSettings` (bot/config/dialogue.py). Model calls are lazy and made at most
@@ -41,11 +41,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from functools import cached_property
 
 from bot.config import SkillConfig
 from bot.config.dialogue import DialogueSettings
 from bot.dialogue.carry_over import only_slots
+from bot.dialogue.lazy import cached_property
 from bot.dialogue.readable import unreadable
 from bot.dialogue.tracking import is_cancel, valid_frame
 from bot.dialogue.understanding import Understanding
@@ -137,6 +137,8 @@ class Situation:
             return None
         reading = self.read(last.skill)
         if reading is None or reading.intent != last.intent:  # "what's on friday" after a removal
+            return None
+        if reading.confidence < self.settings.answer_confidence:  # "hmm" read as a song at 0.40
             return None
         allowed = set(self.skills[last.skill].intent_slots.get(last.intent, ()))
         slots = {k: v for k, v in reading.slots.items() if k in allowed}

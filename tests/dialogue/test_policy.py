@@ -283,6 +283,15 @@ def test_row_8_a_follow_up_counts_only_within_follow_up_turns() -> None:
     assert _move(Chat(follow_up_turns=0), "and tomorrow") is Move.start
 
 
+def test_row_8_a_follow_up_needs_answer_confidence() -> None:
+    """"hmm" after a song, read as an artist at 0.40, is no follow-up (it was: 'Updated your last request')."""
+    strict, lenient = Chat(answer_confidence=0.7), Chat(answer_confidence=0.6)  # "and tomorrow" is read at 0.6
+    for chat in (strict, lenient):
+        chat.say("weather in paris")
+    assert _move(strict, "and tomorrow") is Move.start
+    assert _move(lenient, "and tomorrow") is Move.follow_up
+
+
 def test_row_8_a_turn_with_a_request_of_its_own_is_no_follow_up(chat) -> None:
     chat.say("weather in paris tomorrow")
     assert _move(chat, "weather in oslo") is Move.start
