@@ -191,12 +191,13 @@ class DialogueManager:
             return self._advance(state, skill, turn, None)
         fills_asked = state.waiting_for in reading.slots
         answer_only = only_slots(turn.text, reading.slots, self.policy.filler_words)  # "6 am"
-        if (reading.intent != state.active_intent and not answer_only
-                and reading.confidence >= self.policy.switch_confidence):
+        switches = (reading.intent != state.active_intent and not answer_only
+                    and reading.confidence >= self.policy.switch_confidence)
+        if switches:
             begin(state, skill.name, reading)  # "which alarms do i have" while setting one
         else:
             state.slots.update(reading.slots)  # the answer asked for, or a new value for an earlier slot
-        return self._advance(state, skill, turn, reading if reading.slots or fills_asked else None)
+        return self._advance(state, skill, turn, reading if switches or reading.slots or fills_asked else None)
 
     def _digress(self, s: Situation, turn: Turn) -> _Outcome:
         """Another skill serves the turn, the pending request set aside; `_advance` offers it again

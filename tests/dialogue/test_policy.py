@@ -114,7 +114,9 @@ def test_row_3_the_router_picks_the_pending_skill(chat) -> None:
 
 def test_row_3_a_sure_reading_of_another_intent_of_the_pending_skill_starts_it(chat) -> None:
     chat.say("alarm")
-    assert chat.say("which alarms are set") == "Here are your alarms."
+    reply = chat.reply("which alarms are set")
+    assert reply.text == "Here are your alarms."
+    assert (reply.frame.intent, reply.frame.confidence) == ("list_alarms", 1.0)  # the reading's, not 0
     assert chat.state.waiting_for is None
 
 
