@@ -41,7 +41,7 @@ the providers (weather, music) the shipped skills' actions call."""
     min_latin_share: float = Field(default=0.5, ge=0.0, le=1.0)
     # turns in a row that go elsewhere and still get the pending question again; the next one drops
     # the request (with `dropped_reply`), so a request the user has left does not follow every reply
-    max_reasks: int = Field(default=2, ge=0)
+    max_reasks: int = Field(default=3, ge=0)
     resume_reply: str = "Back to your {skill} request: {question}"
     dropped_reply: str = "(I've dropped your {skill} request; ask again any time.)"
     follow_up_reply: str = "Updated your last request ({changes}). {reply}"

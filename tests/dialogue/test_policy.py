@@ -230,6 +230,7 @@ def test_a_request_left_for_more_than_max_reasks_turns_is_dropped(chat) -> None:
     chat.say("alarm")
     assert chat.say("weather in paris") == "Weather in paris. Back to your alarm request: For what time?"
     assert chat.say("maybe") == "Sorry, I can't help with that yet. For what time?"
+    assert chat.say("⏰") == "I can't read emoji or symbols on their own; could you say it in words? For what time?"
     assert chat.say("weather in rome") == "Weather in rome. (I've dropped your alarm request; ask again any time.)"
     state = chat.state
     assert (state.active_skill, state.waiting_for, state.suspended, state.reasked) == (None, None, None, 0)
@@ -240,7 +241,8 @@ def test_a_turn_for_the_waiting_skill_starts_the_count_again(chat) -> None:
     chat.say("alarm")
     chat.say("weather in paris")
     chat.say("maybe")
-    assert chat.state.reasked == 2
+    chat.say("weather in oslo")
+    assert chat.state.reasked == 3
     assert chat.say("alarm") == "For what time?"  # the user is back on it
     assert chat.state.reasked == 0
     assert chat.say("weather in rome") == "Weather in rome. Back to your alarm request: For what time?"
