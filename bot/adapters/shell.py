@@ -9,6 +9,7 @@ Translation only: what to answer is the dialogue manager's business.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 
 from rich.console import Console
@@ -17,7 +18,7 @@ from rich.text import Text
 from bot.dialogue import DialogueManager
 from bot.types import Reply, Turn
 
-__all__ = ["CHANNEL", "PROMPT", "QUIT_WORDS", "debug_line", "run_shell"]
+__all__ = ["CHANNEL", "PROMPT", "QUIT_WORDS", "ReplyLine", "debug_line", "run_shell"]
 
 CHANNEL = "shell"
 PROMPT = "> "
@@ -34,7 +35,7 @@ def run_shell(manager: DialogueManager, *, conversation_id: str, debug: bool,
     try:
         while (line := _next_line(input_fn)) is not None:
             reply = manager.handle(Turn(conversation_id=conversation_id, text=line, channel=CHANNEL),
-                                   lambda piece: _show_piece(console, piece))
+                                   ReplyLine(console))
             console.print()  # the pieces joined to the reply; end its line
             if debug:
                 console.print(Text(debug_line(reply), style="dim"))
@@ -52,10 +53,37 @@ def _next_line(input_fn: Callable[[str], str]) -> str | None:
             return line
 
 
-def _show_piece(console: Console, piece: str) -> None:
-    """A piece of the reply at once, on the reply's line. Text: no markup or emoji codes read from it;
-    soft wrap: the terminal wraps the line, since its words are not all known yet."""
-    console.print(Text(piece), end="", soft_wrap=True)
+class ReplyLine:
+    """Shows a reply's pieces as they come, wrapping at spaces: the words still to come are unknown,
+    so the console cannot wrap the reply as a whole (and the terminal would cut words). Spaces wait
+    for the next word, so a line never ends past the width nor starts with a space."""
+
+    def __init__(self, console: Console) -> None:
+        self.console, self.column, self._spaces = console, 0, ""
+
+    def __call__(self, piece: str) -> None:
+        for part in re.findall(r"\s+|\S+", piece):
+            if not part.isspace():
+                self._word(part)
+            elif "\n" in part:  # the reply's own line break
+                head, _, self._spaces = part.rpartition("\n")
+                self._write(head + "\n")
+                self.column = 0
+            else:
+                self._spaces += part
+
+    def _word(self, word: str) -> None:
+        if self._spaces and self.column and self.column + len(self._spaces) + len(word) > self.console.width:
+            self._write("\n" + word)  # the word starts the next line
+            self.column = len(word)
+        else:
+            self._write(self._spaces + word)
+            self.column += len(self._spaces) + len(word)
+        self._spaces = ""
+
+    def _write(self, text: str) -> None:
+        # Text: no markup or emoji codes read from the reply; soft wrap: the breaks are ours
+        self.console.print(Text(text), end="", soft_wrap=True)
 
 
 def _line_editing() -> None:

@@ -4,6 +4,7 @@ memory store) -> what a rich Console prints."""
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Callable, Iterable
 
 import pytest
@@ -175,8 +176,8 @@ def test_a_generated_reply_is_shown_word_by_word_as_it_is_written(spy: Spy, unde
     shown, _ = chat(spy, ["set an alarm", "tell me a joke", "7 am"])
     intro = "Type 'quit' or press Ctrl-D to end.\nFor what time?\n"
     # before each word is written, the words before it are already on the screen, on one line
-    assert understanding.seen == [intro, intro + "(chat) ", intro + "(chat) tell ", intro + "(chat) tell me ",
-                                  intro + "(chat) tell me a "]
+    assert understanding.seen == [intro, intro + "(chat)", intro + "(chat) tell", intro + "(chat) tell me",
+                                  intro + "(chat) tell me a"]  # a space waits for the word after it
     # the rest of the reply (the pending question again) follows on the same line when the turn ends
     assert shown == intro + ("(chat) tell me a joke Back to your alarms request: For what time?\n"
                              "Alarm set for 7 am.\n\n")
@@ -185,5 +186,15 @@ def test_a_generated_reply_is_shown_word_by_word_as_it_is_written(spy: Spy, unde
 def test_ctrl_c_while_a_reply_is_written_ends_its_line(spy: Spy, understanding: Watched) -> None:
     understanding.interrupt_at = 2  # Ctrl-C as the third word is about to be written
     shown, script = chat(spy, ["tell me a joke", "never read"])
-    assert shown == "Type 'quit' or press Ctrl-D to end.\n(chat) tell \n"  # two words, then the cursor's own line
+    assert shown == "Type 'quit' or press Ctrl-D to end.\n(chat) tell\n"  # two words, then the cursor's own line
     assert script.lines == ["never read"]
+
+
+def test_a_reply_in_pieces_wraps_at_spaces_within_the_console_width(spy: Spy) -> None:
+    """The console cannot wrap a reply it gets in pieces; the shell does, as it wrapped a whole reply."""
+    text = "tell me a joke about a very long day at the office"
+    shown, _ = chat(spy, ["set an alarm", text], make_console=lambda file: Console(file=file, width=30))
+    reply = shown.split("For what time?\n", 1)[1].rstrip("\n").split("\n")
+    assert reply == textwrap.wrap(f"(chat) {text} Back to your alarms request: For what time?", 30)
+    assert reply == ["(chat) tell me a joke about a", "very long day at the office", "Back to your alarms request:",
+                     "For what time?"]  # generated word by word, then the resumed question in one piece
