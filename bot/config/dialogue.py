@@ -43,6 +43,8 @@ the providers (weather, music) the shipped skills' actions call."""
     # the request (with `dropped_reply`), so a request the user has left does not follow every reply
     max_reasks: int = Field(default=3, ge=0)
     resume_reply: str = "Back to your {skill} request: {question}"
+    # after the fallback when nothing is pending, so "hi there" learns what the bot is for ("" = off)
+    help_reply: str = "I can help with {skills}."
     dropped_reply: str = "(I've dropped your {skill} request; ask again any time.)"
     follow_up_reply: str = "Updated your last request ({changes}). {reply}"
     # outside services the skills' actions call, name -> "module:factory" (bot/dialogue/actions/providers.py)

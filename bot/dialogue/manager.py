@@ -180,7 +180,14 @@ class DialogueManager:
         return self._again(s.state, turn, self.fallback_reply)
 
     def _fallback(self, s: Situation, turn: Turn) -> _Outcome:
-        return _Outcome(self.fallback_reply)
+        return _Outcome(self._fallback_text())
+
+    def _fallback_text(self) -> str:
+        """The fallback with nothing pending, and what the bot can do ("hi there" as a first turn)."""
+        names = [name.replace("_", " ") for name in sorted(self.skills)]
+        listed = " and ".join(filter(None, [", ".join(names[:-1]), names[-1]])) if names else ""
+        hint = fill_template(self.policy.help_reply, {"skills": listed}) if self.policy.help_reply else ""
+        return f"{self.fallback_reply} {hint}".strip()
 
     def _keep(self, s: Situation, turn: Turn) -> _Outcome:
         """The pending skill's reading applies: an answer, a correction, or another of its intents."""
@@ -229,7 +236,7 @@ class DialogueManager:
         state, route = s.state, s.route
         if route.skill is None:
             clear_pending(state)
-            return _Outcome(self.fallback_reply)
+            return _Outcome(self._fallback_text())
         skill = self.skills.get(route.skill)
         if skill is None:
             return self._unknown_skill(state, route)
@@ -238,7 +245,7 @@ class DialogueManager:
             log.warning("conversation %r: skill %r found none of its intents in the turn; "
                         "answered with the fallback", state.conversation_id, skill.name)
             clear_pending(state)
-            return _Outcome(self.fallback_reply, skill.name)
+            return _Outcome(self._fallback_text(), skill.name)
         begin(state, skill.name, frame)
         return self._advance(state, skill, turn, frame)
 

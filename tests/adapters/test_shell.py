@@ -124,7 +124,7 @@ def test_debug_shows_what_was_understood(spy: Spy) -> None:
     first, second = lines[lines.index("For what time?") + 1], lines[lines.index("Alarm set for 7 am.") + 1]
     assert first == "skill=alarms  intent=set_alarm  slots={}  confidence=1.00  12.3 ms"
     assert second == 'skill=alarms  intent=set_alarm  slots={"time": "7 am"}  confidence=0.60  12.3 ms'
-    out_of_scope = lines[lines.index("Sorry, I can't help with that yet.") + 1]
+    out_of_scope = lines[lines.index("Sorry, I can't help with that yet. I can help with alarms and chat.") + 1]
     assert out_of_scope == "skill=-  intent=-  slots={}  confidence=-  12.3 ms"
 
 

@@ -106,7 +106,7 @@ def test_cancel_drops_the_pending_request(chat) -> None:
 
 
 def test_a_cancel_word_with_nothing_pending_is_routed_as_usual(chat, manager) -> None:
-    assert chat.say("cancel") == manager.fallback_reply
+    assert chat.say("cancel") == f"{manager.fallback_reply} I can help with alarms, chat, restaurant and tools."
 
 
 def test_a_sure_reading_of_another_intent_of_the_waiting_skill_switches_to_it(chat) -> None:
@@ -139,7 +139,18 @@ def test_a_turn_that_answers_nothing_gets_the_fallback_and_the_question_again(ch
 def test_an_out_of_scope_turn_gets_the_fallback(understanding, store) -> None:
     chat = Chat(DialogueManager(SKILLS, understanding, store, fallback_reply="Not my department."))
     reply = chat.reply("sing me a song")
-    assert reply.text == "Not my department." and reply.skill is None and reply.frame is None
+    assert reply.text == "Not my department. I can help with alarms, chat, restaurant and tools."
+    assert reply.skill is None and reply.frame is None
+    quiet = Chat(DialogueManager(SKILLS, understanding, MemoryStore(), fallback_reply="Not my department.",
+                                 policy=DialogueSettings(help_reply="")))
+    assert quiet.say("sing me a song") == "Not my department."  # the help line is a setting
+
+
+def test_the_help_line_names_one_skill_without_a_list() -> None:
+    one = {"alarms": SKILLS["alarms"]}
+    chat = Chat(DialogueManager(one, ScriptedUnderstanding(RULES), MemoryStore(),
+                                policy=DialogueSettings(help_reply="Try: {skills}.")))
+    assert chat.say("sing me a song") == "Sorry, I can't help with that yet. Try: alarms."
 
 
 def test_generate_answers_with_model_text(chat) -> None:

@@ -310,7 +310,8 @@ def test_row_9_the_router_picks_a_skill(chat) -> None:
 def test_row_10_out_of_scope_with_nothing_pending(chat) -> None:
     assert _move(chat, "sing a song") is Move.fallback
     reply = chat.reply("sing a song")
-    assert (reply.text, reply.skill) == ("Sorry, I can't help with that yet.", None)
+    assert (reply.text, reply.skill) == ("Sorry, I can't help with that yet. I can help with alarm, calendar and "
+                                         "weather.", None)  # what the bot can do, from its skills
 
 
 def test_the_settings_texts_are_used() -> None:
