@@ -112,8 +112,10 @@ class Bot:
 
     def handle(self, turn: Turn, on_piece: Callable[[str], None] | None = None) -> Reply:
         """Answer a whole `Turn` (what the adapters hand over); `on_piece` gets the reply's text
-        as it is produced (see `DialogueManager.handle`)."""
-        return self.manager.handle(turn, on_piece)
+        as it is produced (see `DialogueManager.handle`). While it runs, the batcher knows this
+        turn's next read is coming and holds a batch for it (bot/model/batching.py)."""
+        with self.understanding.batcher.turn():
+            return self.manager.handle(turn, on_piece)
 
     def reply(self, conversation_id: str, text: str, *, user_id: str | None = None,
               turn_id: str | None = None) -> Reply:
@@ -162,6 +164,10 @@ class Bot:
     def read(self, text: str, skill: str | None = None) -> Frame:
         """Understanding only: the frame `skill` reads (default: the skill the router picks); no state
         changes. A turn the router sends to no skill reads as intent 'out_of_scope'."""
+        with self.understanding.batcher.turn():
+            return self._read(text, skill)
+
+    def _read(self, text: str, skill: str | None) -> Frame:
         if skill is None:
             route = self.understanding.route(text, ())
             if route.skill is None:

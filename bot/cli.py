@@ -404,6 +404,8 @@ def bench_serve(
         levels: Annotated[str, typer.Option(help="concurrent conversations to measure, comma-separated")] = "1,4,16,64",
         max_batch: Annotated[int, typer.Option(help="largest batch of reads")] = 16,
         wait_ms: Annotated[float, typer.Option(help="how long a read waits for others to join its batch")] = 5.0,
+        gather_ms: Annotated[float, typer.Option(
+            help="how long a batch may wait for the next read of a turn in flight")] = 50.0,
         turns: Annotated[int, typer.Option(help="turns per conversation (at least 16 per level)")] = 2,
         report: Annotated[Optional[Path], typer.Option(help="write serve.md and serve.json here")] = None,
         model: ModelOption = None, device: DeviceOption = None, config: ConfigOption = None) -> None:
@@ -412,7 +414,8 @@ def bench_serve(
 
     settings = _settings(model, device, config)
     result = run_bench(settings, base=_base(settings), levels=[int(n) for n in levels.split(",")],
-                       max_batch=max_batch, wait_seconds=wait_ms / 1000, turns_per_conversation=turns,
+                       max_batch=max_batch, wait_seconds=wait_ms / 1000, gather_seconds=gather_ms / 1000,
+                       turns_per_conversation=turns,
                        on_level=lambda l: console.print(f"{l.batching} x{l.concurrency}: {l.turns_per_second:.2f} "
                                                         f"turns/s, p95 {l.latency_p95_ms:.0f} ms"))
     print(serve_table(result))

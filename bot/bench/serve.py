@@ -29,6 +29,7 @@ from bot.types import Turn
 
 if TYPE_CHECKING:
     from bot.model.base import BaseModel as LoadedModel
+    from bot.model.prefix_cache import ReaderCache
 
 __all__ = ["LEVELS", "ServeLevel", "ServeReport", "bench_serve", "serve_table", "write_serve_report"]
 
@@ -46,6 +47,7 @@ class ServeLevel(BaseModel):
     latency_p95_ms: float
     decode_tokens_per_second: float
     mean_batch: float
+    batch_sizes: dict[int, int] = {}  # reads in a batch -> how many batches
 
 
 class ServeReport(BaseModel):
@@ -53,6 +55,7 @@ class ServeReport(BaseModel):
     skills: list[str]
     max_batch: int
     wait_ms: float
+    gather_ms: float = 0.0
     levels: list[ServeLevel]
 
     def level(self, batching: str, concurrency: int) -> ServeLevel | None:
@@ -76,15 +79,19 @@ def turn_mix(skills: Sequence[Skill], count: int, seed: int = 0) -> list[str]:
 
 
 def bench_serve(settings: BotSettings, *, base: LoadedModel | None = None, levels: Sequence[int] = LEVELS,
-                max_batch: int = 16, wait_seconds: float = 0.005, turns_per_conversation: int = 2,
+                max_batch: int = 16, wait_seconds: float = 0.005, gather_seconds: float = 0.05,
+                turns_per_conversation: int = 2,
                 on_level: Callable[[ServeLevel], None] | None = None) -> ServeReport:
     """Run every level one at a time, then batched, on the same turns. Each level is a `Bot` of
     `settings` with its own batcher and a fresh memory store; the model and the skills' prefixes
-    are loaded once (by the first) and shared, so no level times a prefix being built."""
-    readers, results, bot = None, [], None
+    are loaded once (by an untimed warm-up bot) and shared, so no level times a prefix being built
+    or the process's first forward passes (slower: the first level ran 1.5x slower than the same
+    level batched)."""
+    readers, results, bot = _warm_up(settings, base), [], None
     for batching, size in (("one_at_a_time", 1), ("batched", max_batch)):
         for concurrency in levels:
-            batcher = ReadBatcher(max_batch=size, wait_seconds=wait_seconds if size > 1 else 0.0)
+            batcher = ReadBatcher(max_batch=size, wait_seconds=wait_seconds if size > 1 else 0.0,
+                                  gather_seconds=gather_seconds if size > 1 else 0.0)
             bot = Bot.from_settings(settings, base=base, readers=readers, batcher=batcher, store=MemoryStore())
             readers = bot.readers
             per_conversation = max(turns_per_conversation, math.ceil(MIN_TURNS / concurrency))
@@ -95,7 +102,16 @@ def bench_serve(settings: BotSettings, *, base: LoadedModel | None = None, level
             if on_level:
                 on_level(level)
     return ServeReport(model=bot.model_name if bot else "", skills=sorted(bot.skills) if bot else [],
-                       max_batch=max_batch, wait_ms=wait_seconds * 1000, levels=results)
+                       max_batch=max_batch, wait_ms=wait_seconds * 1000, gather_ms=gather_seconds * 1000,
+                       levels=results)
+
+
+def _warm_up(settings: BotSettings, base: LoadedModel | None) -> ReaderCache:
+    """Load the model and every prefix, and answer a few turns of each skill, untimed."""
+    with Bot.from_settings(settings, base=base, batcher=ReadBatcher(max_batch=1), store=MemoryStore()) as bot:
+        for n, text in enumerate(turn_mix(list(bot.skills.values()), 2 * len(bot.skills), seed=-1)):
+            bot.handle(Turn(conversation_id=f"warm-up-{n}", text=text, channel="bench"))
+        return bot.readers
 
 
 def _run_level(bot: Bot, batcher: ReadBatcher, batching: str, concurrency: int,
@@ -125,7 +141,7 @@ def _run_level(bot: Bot, batcher: ReadBatcher, batching: str, concurrency: int,
                       latency_p50_ms=percentile(latencies, 0.5) * 1000,
                       latency_p95_ms=percentile(latencies, 0.95) * 1000,
                       decode_tokens_per_second=batcher.decoded_tokens / seconds,
-                      mean_batch=batcher.mean_batch)
+                      mean_batch=batcher.mean_batch, batch_sizes=dict(sorted(batcher.batch_sizes.items())))
 
 
 def serve_table(report: ServeReport) -> str:
@@ -152,6 +168,7 @@ def write_serve_report(folder: Path, report: ServeReport) -> list[Path]:
     paths = [folder / "serve.json", folder / "serve.md"]
     paths[0].write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     paths[1].write_text(f"# bot bench serve: {report.model}\n\nSkills: {', '.join(report.skills)}; "
-                        f"max batch {report.max_batch}, wait {report.wait_ms:.0f} ms.\n\n" + serve_table(report),
+                        f"max batch {report.max_batch}, wait {report.wait_ms:.0f} ms, gather up to "
+                        f"{report.gather_ms:.0f} ms.\n\n" + serve_table(report),
                         encoding="utf-8")
     return paths

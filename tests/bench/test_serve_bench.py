@@ -25,7 +25,7 @@ def test_bench_serve_measures_both_modes_at_each_level(tmp_path, tiny_base, skil
                   "intents": [{"name": "alarms", "description": "alarms and weather"}], "slots": []}
     write_skill(skills / "_router", router_raw, [Example(text=e.text, intent="alarms") for e in examples])
     report = bench_serve(load_settings(None, skills_dir=skills), base=tiny_base, levels=(1, 4), max_batch=4,
-                         wait_seconds=0.05, turns_per_conversation=1)
+                         wait_seconds=0.05, gather_seconds=5.0, turns_per_conversation=1)
     assert report.model == tiny_base.name and report.skills == ["alarms"]
     assert [(l.batching, l.concurrency) for l in report.levels] == [
         ("one_at_a_time", 1), ("one_at_a_time", 4), ("batched", 1), ("batched", 4)]
@@ -36,6 +36,10 @@ def test_bench_serve_measures_both_modes_at_each_level(tmp_path, tiny_base, skil
         assert level.decode_tokens_per_second * level.seconds >= 2 * level.turns  # a route and a read per turn
     assert report.level("one_at_a_time", 4).mean_batch == 1.0
     assert 1.0 < report.level("batched", 4).mean_batch <= 4.0  # concurrent reads shared batches
+    one, batched = report.level("one_at_a_time", 4), report.level("batched", 4)
+    assert set(one.batch_sizes) == {1} and one.batch_sizes[1] >= 2 * one.turns  # >= a route and a read per turn
+    # the four conversations start together and wait for each other's reads: their routes meet
+    assert max(batched.batch_sizes) == 4 and sum(batched.batch_sizes.values()) < one.batch_sizes[1]
     one, batched = report.level("one_at_a_time", 4), report.level("batched", 4)
     assert report.speedup(4) == pytest.approx(batched.turns_per_second / one.turns_per_second)
     assert report.p95_over_single(4) == pytest.approx(

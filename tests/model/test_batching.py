@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 import torch
@@ -143,3 +144,67 @@ def test_batch_statistics_stay_bounded_however_many_batches(runtime, skills):
         batcher.read(reader, "cancel my alarm")
     batcher.close()
     assert batcher.batch_sizes == {1: 30}  # one counter per size, not one entry per batch
+
+
+def read_in_turn(batcher, reader, text, *, delay: float = 0.0, done: dict | None = None) -> threading.Thread:
+    """A thread whose turn is marked at once, then reads after `delay` (no text: ends unread)."""
+    marked = threading.Event()
+
+    def turn() -> None:
+        with batcher.turn():
+            marked.set()
+            time.sleep(delay)
+            if text is not None:
+                batcher.read(reader, text)
+            if done is not None:
+                done[text] = time.monotonic()
+
+    thread = threading.Thread(target=turn)
+    thread.start()
+    marked.wait(timeout=10)
+    return thread
+
+
+def test_a_batch_waits_for_the_read_of_every_turn_in_flight_then_leaves_at_once(runtime, skills):
+    reader = reader_for(runtime, skills[PromptMode.tuned])
+    batcher = ReadBatcher(max_batch=8, wait_seconds=0.0, gather_seconds=20.0)
+    began = time.monotonic()
+    slow = read_in_turn(batcher, reader, "weather in paris", delay=0.3)  # still in Python when the first reads
+    fast = read_in_turn(batcher, reader, "wake me up at 7 am")
+    for thread in (fast, slow):
+        thread.join(timeout=30)
+    batcher.close()
+    assert batcher.batch_sizes == {2: 1}  # one batch, though wait_seconds is 0
+    assert time.monotonic() - began < 10  # it left when both were queued, not after gather_seconds
+
+
+def test_a_turn_that_ends_without_reading_lets_the_batch_go(runtime, skills):
+    reader = reader_for(runtime, skills[PromptMode.tuned])
+    batcher = ReadBatcher(max_batch=8, wait_seconds=0.0, gather_seconds=20.0)
+    began = time.monotonic()
+    unread = read_in_turn(batcher, reader, None, delay=0.3)  # a turn whose policy needed no model
+    reading = read_in_turn(batcher, reader, "wake me up at 7 am")
+    for thread in (reading, unread):
+        thread.join(timeout=30)
+    batcher.close()
+    assert batcher.batch_sizes == {1: 1} and time.monotonic() - began < 10
+
+
+def test_gather_seconds_bounds_the_wait_for_a_turn_busy_elsewhere(runtime, skills):
+    reader = reader_for(runtime, skills[PromptMode.tuned])
+    batcher = ReadBatcher(max_batch=8, wait_seconds=0.0, gather_seconds=0.2)
+    done: dict = {}
+    busy = read_in_turn(batcher, reader, "weather in paris", delay=6.0, done=done)  # e.g. generating a reply
+    began = time.monotonic()
+    read_in_turn(batcher, reader, "wake me up at 7 am", done=done).join(timeout=30)
+    assert done["wake me up at 7 am"] - began < 4  # read without the busy turn's read
+    busy.join(timeout=30)
+    batcher.close()
+    assert batcher.batch_sizes == {1: 2}
+
+
+def test_a_closed_batcher_refuses_reads(runtime, skills):
+    batcher = ReadBatcher()
+    batcher.close()
+    with pytest.raises(RuntimeError, match="ReadBatcher is closed"):
+        batcher.read(reader_for(runtime, skills[PromptMode.tuned]), "wake me up at 7 am")
