@@ -105,6 +105,21 @@ def test_the_only_alarm_is_not_removed_when_the_turn_named_a_time_that_was_not_r
     assert ann.say("which alarms") == "You have no alarms set."
 
 
+def test_the_same_alarm_twice_is_kept_once(ann) -> None:
+    """"wake me up at 6 am" with a 6 am alarm set added a second one; "make it 7 am" then moved both."""
+    ann.say("alarm at 6 am")
+    assert ann.say("alarm at 6 AM") == "You already have an alarm for 6 am."
+    assert ann.say("alarm at 6 am tomorrow") == "Alarm set for 6 am tomorrow."
+    assert ann.say("which alarms") == "You have 2 alarms: 6 am, 6 am tomorrow."
+
+
+def test_an_alarm_moved_onto_one_already_set_leaves_one(ann) -> None:
+    ann.say("alarm at 8 am")
+    ann.say("alarm at 7 am")
+    assert ann.say("make it 8 am") == "Updated your last request (time: 7 am → 8 am). Alarm moved from 7 am to 8 am."
+    assert ann.say("which alarms") == "You have one alarm: 8 am."
+
+
 def test_a_follow_up_moves_the_alarm_it_changes(ann) -> None:
     ann.say("alarm at 7 am")
     assert ann.say("make it 8 am") == ("Updated your last request (time: 7 am → 8 am). "

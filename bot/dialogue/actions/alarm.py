@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.dialogue.actions.context import ActionContext, phrase
-from bot.dialogue.actions.records import matches, names_unread_number
+from bot.dialogue.actions.records import matches, names_unread_number, normalise
 from bot.store.user_data import Record
 from bot.types import ConversationState, Frame
 
@@ -22,10 +22,15 @@ def _listing(alarms: list[Record]) -> str:
 
 
 def set_alarm(frame: Frame, state: ConversationState, ctx: ActionContext) -> str:
-    """Store the alarm; a follow-up ("make it 8 am") moves the alarm it changes instead."""
-    slots = frame.slots
+    """Store the alarm; a follow-up ("make it 8 am") moves the alarm it changes instead; the same
+    alarm twice is kept once (a second 6 am alarm would make "make it 7 am" move both)."""
+    wanted = {name: frame.slots[name] for name in FIELDS if frame.slots.get(name)}
     moved = ctx.records.remove(KIND, lambda r: matches(r, ctx.replaces or {}, FIELDS)) if ctx.replaces else []
-    alarm = ctx.records.add(KIND, {name: slots[name] for name in FIELDS if slots.get(name)})
+    same = [a for a in ctx.records.list(KIND) if all(normalise(a.get(f, "")) == normalise(wanted.get(f, ""))
+                                                     for f in FIELDS)]
+    if same and not moved:
+        return f"You already have an alarm for {_describe(same[0])}."
+    alarm = same[0] if same else ctx.records.add(KIND, wanted)
     if moved:
         return f"Alarm moved from {_describe(moved[0])} to {_describe(alarm)}."
     return f"Alarm set for {_describe(alarm)}."
