@@ -47,6 +47,7 @@ class ServeLevel(BaseModel):
     latency_p95_ms: float
     decode_tokens_per_second: float
     mean_batch: float
+    cpu_seconds: float = 0.0  # the process's CPU time over the level: comparable on a shared machine
     batch_sizes: dict[int, int] = {}  # reads in a batch -> how many batches
 
 
@@ -64,6 +65,14 @@ class ServeReport(BaseModel):
     def speedup(self, concurrency: int) -> float | None:
         one, batched = self.level("one_at_a_time", concurrency), self.level("batched", concurrency)
         return batched.turns_per_second / one.turns_per_second if one and batched else None
+
+    def cpu_saving(self, concurrency: int) -> float | None:
+        """One-at-a-time CPU time per turn over batched: the speedup as a machine shared with other
+        work sees it (wall time there depends on what else runs)."""
+        one, batched = self.level("one_at_a_time", concurrency), self.level("batched", concurrency)
+        if not (one and batched and one.turns and batched.turns and batched.cpu_seconds):
+            return None
+        return (one.cpu_seconds / one.turns) / (batched.cpu_seconds / batched.turns)
 
     def p95_over_single(self, concurrency: int) -> float | None:
         """Batched p95 at `concurrency` over the p50 of one conversation alone (the target: <= 2)."""
@@ -132,37 +141,40 @@ def _run_level(bot: Bot, batcher: ReadBatcher, batching: str, concurrency: int,
     for thread in threads:
         thread.start()
     start.wait()
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     for thread in threads:
         thread.join()
-    seconds = time.perf_counter() - began
+    seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
     return ServeLevel(batching=batching, concurrency=concurrency, turns=len(latencies), seconds=seconds,
                       turns_per_second=len(latencies) / seconds,
                       latency_p50_ms=percentile(latencies, 0.5) * 1000,
                       latency_p95_ms=percentile(latencies, 0.95) * 1000,
                       decode_tokens_per_second=batcher.decoded_tokens / seconds,
-                      mean_batch=batcher.mean_batch, batch_sizes=dict(sorted(batcher.batch_sizes.items())))
+                      mean_batch=batcher.mean_batch, cpu_seconds=cpu, batch_sizes=dict(sorted(batcher.batch_sizes.items())))
 
 
 def serve_table(report: ServeReport) -> str:
     """The report as a Markdown table plus the two targets."""
-    lines = ["| batching | concurrent | turns | turns/s | p50 ms | p95 ms | decode tok/s | mean batch |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| batching | concurrent | turns | turns/s | p50 ms | p95 ms | decode tok/s | mean batch | CPU ms/turn |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for l in report.levels:
         lines.append(f"| {l.batching} | {l.concurrency} | {l.turns} | {l.turns_per_second:.2f} | "
                      f"{l.latency_p50_ms:.0f} | {l.latency_p95_ms:.0f} | {l.decode_tokens_per_second:.1f} | "
-                     f"{l.mean_batch:.1f} |")
+                     f"{l.mean_batch:.1f} | {l.cpu_seconds * 1000 / max(l.turns, 1):.0f} |")
     for concurrency in sorted({l.concurrency for l in report.levels}):
         speedup, ratio = report.speedup(concurrency), report.p95_over_single(concurrency)
         if speedup is not None:
-            lines.append(f"\nAt {concurrency} concurrent: batched throughput {speedup:.2f}x one-at-a-time; "
+            cpu = report.cpu_saving(concurrency)
+            lines.append(f"\nAt {concurrency} concurrent: batched throughput {speedup:.2f}x one-at-a-time"
+                         f"{f' ({cpu:.2f}x less CPU a turn)' if cpu else ''}; "
                          f"batched p95 {ratio:.2f}x the single-conversation p50.")
     return "\n".join(lines) + "\n"
 
 
 def write_serve_report(folder: Path, report: ServeReport) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    summary = {str(c): {"speedup": report.speedup(c), "p95_over_single_p50": report.p95_over_single(c)}
+    summary = {str(c): {"speedup": report.speedup(c), "p95_over_single_p50": report.p95_over_single(c),
+                        "cpu_saving": report.cpu_saving(c)}
                for c in sorted({l.concurrency for l in report.levels})}
     data = report.model_dump() | {"summary": summary}
     paths = [folder / "serve.json", folder / "serve.md"]

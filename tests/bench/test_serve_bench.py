@@ -42,9 +42,13 @@ def test_bench_serve_measures_both_modes_at_each_level(tmp_path, tiny_base, skil
     assert max(batched.batch_sizes) == 4 and sum(batched.batch_sizes.values()) < one.batch_sizes[1]
     one, batched = report.level("one_at_a_time", 4), report.level("batched", 4)
     assert report.speedup(4) == pytest.approx(batched.turns_per_second / one.turns_per_second)
+    assert report.cpu_saving(4) == pytest.approx(
+        (one.cpu_seconds / one.turns) / (batched.cpu_seconds / batched.turns))
     assert report.p95_over_single(4) == pytest.approx(
         batched.latency_p95_ms / report.level("one_at_a_time", 1).latency_p50_ms)
     paths = write_serve_report(tmp_path / "out", report)
     data = json.loads(paths[0].read_text())
     assert set(data["summary"]) == {"1", "4"} and len(data["levels"]) == 4
     assert "| batched | 4 | 16 |" in serve_table(report) and "| batched | 4 | 16 |" in paths[1].read_text()
+    cpu_per_turn = f"| {batched.cpu_seconds * 1000 / batched.turns:.0f} |\n"  # CPU ms a turn, the last column
+    assert batched.cpu_seconds != 0 and cpu_per_turn in serve_table(report).split("| batched | 4 |")[1]
