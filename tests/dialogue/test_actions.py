@@ -9,7 +9,7 @@ from fake_providers import DownWeather, FakeMusic, FakeWeather
 
 from bot.config import load_skill_config
 from bot.dialogue import DialogueManager, Rule, ScriptedUnderstanding
-from bot.dialogue.actions import phrase
+from bot.dialogue.actions import context, phrase
 from bot.dialogue.actions.providers import load_providers
 from bot.errors import ConfigError
 from bot.store import MemoryStore, StoreUnavailable
@@ -137,11 +137,14 @@ def test_calendar_events_are_kept_listed_and_removed(ann) -> None:
     assert ann.say("what's on thursday") == "Nothing is on your calendar for thursday."
 
 
-def test_weather_without_a_provider_says_it_is_not_configured(ann) -> None:
+def test_weather_without_a_provider_says_it_is_not_configured(ann, caplog, monkeypatch) -> None:
+    monkeypatch.setattr(context, "_MISSING_LOGGED", set())
     reply = ann.reply("weather in paris tomorrow")
     assert reply.skill == "weather" and reply.frame.slots == {"place_name": "paris", "date": "tomorrow"}
-    assert reply.text == ("I can't look up the weather in paris for tomorrow yet: no weather service is "
-                          "configured (set dialogue.providers.weather in the bot's settings).")
+    assert reply.text == "I can't look up the weather in paris for tomorrow yet: no weather service is configured."
+    ann.say("weather in oslo")
+    fixes = [r.getMessage() for r in caplog.records if "fix: set dialogue.providers.weather" in r.getMessage()]
+    assert len(fixes) == 1  # the operator is told how, once; the user is not told about settings
 
 
 def test_weather_from_a_provider_uses_the_slots() -> None:
@@ -166,7 +169,7 @@ def test_music_plays_through_its_provider_and_remembers_tastes() -> None:
     assert user.say("what's playing") == "Now playing: radiohead."
     assert user.say("i like jazz") == "Noted: you like jazz."
     assert User(make_manager()).say("play radiohead") == (
-        "I can't play radiohead yet: no music service is configured (set dialogue.providers.music in the bot's settings).")
+        "I can't play radiohead yet: no music service is configured.")
 
 
 class NoDataStore(MemoryStore):

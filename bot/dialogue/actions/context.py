@@ -46,12 +46,21 @@ class ActionContext:
         return self.providers[name]
 
 
+_MISSING_LOGGED: set[str] = set()  # providers whose absence the log has named (once a process)
+
+
 def call_provider(ctx: ActionContext, name: str, call: Callable[[object], str], *,
                   missing: str, unreachable: str) -> str:
-    """`call(provider)`, or the `missing` reply without one, or `unreachable` when it fails."""
+    """`call(provider)`, or the `missing` reply without one, or `unreachable` when it fails. How to
+    configure one goes to the operator's log, not to the user (a web or Slack user can't set it)."""
     try:
         provider = ctx.provider(name)
     except ProviderMissing:
+        if name not in _MISSING_LOGGED:
+            _MISSING_LOGGED.add(name)
+            log.warning("no '%s' provider is configured, so the bot answers that it has no %s service\n"
+                        "  fix: set dialogue.providers.%s: 'module:factory' in the bot's settings "
+                        "(README: Skills that act)", name, name, name)
         return missing
     try:
         return call(provider)

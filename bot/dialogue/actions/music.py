@@ -8,7 +8,7 @@ from bot.types import ConversationState, Frame
 __all__ = ["change_setting", "like_music", "now_playing", "play_music"]
 
 QUERY_SLOTS = ("song_name", "artist_name", "music_album", "music_genre", "playlist_name", "music_descriptor")
-MISSING = "I can't {what} yet: no music service is configured (set dialogue.providers.music in the bot's settings)."
+MISSING = "I can't {what} yet: no music service is configured."
 UNREACHABLE = "I can't reach the music service right now; please try again later."
 
 

@@ -7,8 +7,7 @@ from bot.types import ConversationState, Frame
 
 __all__ = ["MISSING", "UNREACHABLE", "weather"]
 
-MISSING = ("I can't look up the weather {where} yet: no weather service is configured "
-           "(set dialogue.providers.weather in the bot's settings).")
+MISSING = "I can't look up the weather {where} yet: no weather service is configured."
 UNREACHABLE = "I can't reach the weather service right now, so no weather {where}; please try again later."
 
 
