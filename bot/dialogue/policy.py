@@ -33,7 +33,10 @@ With nothing pending:
 (g) "never mind", "no, cancel that alarm" (filler words, P's skill name, "request"); not "cancel my 6 am alarm".
 
 Thresholds are `DialogueSettings` (bot/config/dialogue.py). Model calls are lazy and made at most
-once per skill per turn: row 2 costs none, rows 3-6 one route and one read.
+once per skill per turn: row 2 costs none, rows 3-6 one route and one read. At the turn's first
+model call, the reads it needs whatever the route says go to the model together (one forward
+batch, if the understanding is `Submitting`): the route and the pending skill's reading (rows 3-6),
+or the route and the last request's reading while a follow-up is possible (rows 8-9).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from bot.dialogue.carry_over import only_slots
 from bot.dialogue.lazy import cached_property
 from bot.dialogue.readable import unreadable
 from bot.dialogue.tracking import is_cancel, valid_frame
-from bot.dialogue.understanding import Understanding
+from bot.dialogue.understanding import Answer, Submitting, Understanding
 from bot.types import ConversationState, Frame, HistoryEntry, Route
 
 __all__ = ["IDLE_RULES", "PENDING_RULES", "Move", "Situation", "decide"]
@@ -78,6 +81,9 @@ class Situation:
     cancel_words: Sequence[str]
     pending: SkillConfig | None = None
     _reads: dict[str, Frame | None] = field(default_factory=dict)
+    _asked: bool = False  # the reads asked for together (`_ask_together`) are in the two below
+    _route_answer: Answer[Route] | None = None
+    _read_answers: dict[str, Answer[Frame]] = field(default_factory=dict)
 
     @cached_property
     def unreadable(self) -> str | None:
@@ -85,14 +91,36 @@ class Situation:
 
     @cached_property
     def route(self) -> Route:
+        self._ask_together()
+        if self._route_answer is not None:
+            return self._route_answer.result()
         return self.understanding.route(self.text, self.history)
 
     def read(self, skill: str) -> Frame | None:
         """The skill's valid reading of the turn (None: none of its intents), read once per turn."""
         if skill not in self._reads:
-            frame = self.understanding.read(skill, self.text, self.history)
+            self._ask_together()
+            answer = self._read_answers.pop(skill, None)
+            frame = answer.result() if answer else self.understanding.read(skill, self.text, self.history)
             self._reads[skill] = valid_frame(frame, self.skills[skill])
         return self._reads[skill]
+
+    def _ask_together(self) -> None:
+        """Once, at the turn's first model call (the rows before need none): submit the route and
+        the one reading the rows ask for whatever it says (the pending skill's, or the last
+        request's while a follow-up is possible), so both are read in one forward batch, not one
+        after the other. Nothing more: the routed skill's reading waits for the route."""
+        if self._asked:
+            return
+        self._asked = True
+        skill = self.pending.name if self.pending else self._follow_up_skill()
+        if skill is None or not isinstance(self.understanding, Submitting):
+            return
+        try:  # a failed submit (a bot without a router table): asked one at a time, failing as before
+            self._route_answer = self.understanding.submit_route(self.text, self.history)
+            self._read_answers[skill] = self.understanding.submit_read(skill, self.text, self.history)
+        except Exception:
+            return
 
     def cancel_also(self) -> tuple[str, ...]:
         """Words a cancel phrase may come with: fillers and the pending request's own name."""
@@ -128,12 +156,19 @@ class Situation:
         last = self.state.last_request
         return last is not None and (self.pending is None or last.skill != self.pending.name)
 
+    def _follow_up_skill(self) -> str | None:
+        """The last completed request's skill, if the turn may still be a follow-up of it (f)."""
+        last = self.state.last_request
+        if (last is None or last.skill not in self.skills or self.settings.follow_up_turns < 1
+                or self.state.turns - last.turn > self.settings.follow_up_turns):
+            return None
+        return last.skill
+
     @cached_property
     def follow_up(self) -> Frame | None:
         """The reading that changes the last completed request, if the turn is only its slots."""
         last = self.state.last_request
-        if (last is None or last.skill not in self.skills or self.settings.follow_up_turns < 1
-                or self.state.turns - last.turn > self.settings.follow_up_turns):
+        if last is None or self._follow_up_skill() is None:
             return None
         reading = self.read(last.skill)
         if reading is None or reading.intent != last.intent:  # "what's on friday" after a removal

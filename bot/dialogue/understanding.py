@@ -16,12 +16,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from bot.dialogue.pieces import OnPiece, word_pieces
 from bot.types import Frame, HistoryEntry, Route
 
-__all__ = ["Call", "Route", "Rule", "ScriptedUnderstanding", "Understanding"]
+__all__ = ["Answer", "Call", "Route", "Rule", "ScriptedUnderstanding", "Submitting", "Understanding"]
+
+T_co = TypeVar("T_co", covariant=True)
 
 
 @runtime_checkable
@@ -39,6 +41,27 @@ class Understanding(Protocol):
                  on_piece: OnPiece | None = None) -> str:
         """Free text the model writes as the reply, for intents configured with `generate: true`;
         `on_piece`, if given, gets the text in pieces as it is written (they join to the result)."""
+
+
+class Answer(Protocol[T_co]):
+    """A model answer asked for and perhaps not ready yet (a `concurrent.futures.Future` is one)."""
+
+    def result(self) -> T_co:
+        """Wait for the answer; a failed read raises here."""
+
+
+@runtime_checkable
+class Submitting(Protocol):
+    """An `Understanding` that can ask for reads without waiting, so the reads one turn will need
+    whatever the route says (the route itself, a pending or last skill's reading) go to the model
+    together: one forward batch instead of one after another. Optional: the policy asks an
+    understanding without these methods one read at a time."""
+
+    def submit_route(self, text: str, history: Sequence[HistoryEntry]) -> Answer[Route]:
+        """`route`, started now and waited for on `result()`."""
+
+    def submit_read(self, skill: str, text: str, history: Sequence[HistoryEntry]) -> Answer[Frame]:
+        """`read`, started now and waited for on `result()`."""
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ class _Request:
     reader: AnyReader
     text: str
     future: Future = field(default_factory=Future)
+    thread: int = field(default_factory=threading.get_ident)  # one turn may queue several reads
 
 
 class ReadBatcher:
@@ -74,13 +75,18 @@ class ReadBatcher:
 
     def read(self, reader: AnyReader, text: str) -> Reading:
         """Block until this turn is read (in whatever batch it joined); errors are re-raised here."""
+        return self.submit(reader, text).result()
+
+    def submit(self, reader: AnyReader, text: str) -> Future[Reading]:
+        """Queue a read without waiting for it: reads of one turn submitted before any is waited on
+        go in one batch (a turn's route and the reading it may need whatever the route says)."""
         request = _Request(reader, text)
         with self._changed:
             if self._closed:
                 raise RuntimeError("this ReadBatcher is closed; reads go through the bot's open batcher")
             self._pending.append(request)
             self._changed.notify()
-        return request.future.result()
+        return request.future
 
     def exclusive(self, work: Callable[[], T]) -> T:
         """Run other model work (free text generation) between batches."""
@@ -114,8 +120,9 @@ class ReadBatcher:
 
     def _patience(self) -> float:
         """How long this batch may wait in all: `gather_seconds` while a turn in flight has no read
-        queued yet, else `wait_seconds` (for reads of turns not begun yet, or made outside turns)."""
-        if self._turns > len(self._pending):
+        queued yet, else `wait_seconds` (for reads of turns not begun yet, or made outside turns).
+        Queued reads are counted by thread: a turn that submitted two reads is one turn served."""
+        if self._turns > len({request.thread for request in self._pending}):
             return max(self.gather_seconds, self.wait_seconds)
         return self.wait_seconds
 

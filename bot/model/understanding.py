@@ -9,12 +9,14 @@ batch); each skill's prefix comes from a `ReaderCache`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
+from typing import Generic, TypeVar
 
 from transformers import PreTrainedTokenizerBase
 
 from bot.model.batching import ReadBatcher
 from bot.model.prefix_cache import ReaderCache
-from bot.model.reader import greedy_line_tokens
+from bot.model.reader import Reading, greedy_line_tokens
 from bot.model.runtime import PrefixKV, Runtime
 from bot.skills.skill import Skill
 from bot.types import Frame, HistoryEntry, Route
@@ -22,6 +24,7 @@ from bot.types import Frame, HistoryEntry, Route
 __all__ = ["OUT_OF_SCOPE", "ModelUnderstanding", "decoded_pieces", "stream_text", "stripped"]
 
 OUT_OF_SCOPE = "out_of_scope"
+T = TypeVar("T")
 GENERATE_TOKENS = 48
 
 
@@ -37,17 +40,28 @@ class ModelUnderstanding:
         self.readers = readers or ReaderCache(runtime)
 
     def route(self, text: str, history: Sequence[HistoryEntry]) -> Route:
+        return self.submit_route(text, history).result()
+
+    def read(self, skill: str, text: str, history: Sequence[HistoryEntry]) -> Frame:
+        return self.submit_read(skill, text, history).result()
+
+    def submit_route(self, text: str, history: Sequence[HistoryEntry]) -> _Answer[Route] | _Ready[Route]:
+        """The route read queued in the batcher now (see `bot.dialogue.understanding.Submitting`)."""
         if self.router is None:
             if len(self.skills) == 1:
-                return Route(next(iter(self.skills)), 1.0)
+                return _Ready(Route(next(iter(self.skills)), 1.0))
             raise RuntimeError("several skills but no router table; run `bot tune --router`")
-        frame = self.batcher.read(self.readers.get(self.router), text).frame
+        return _Answer(self.batcher.submit(self.readers.get(self.router), text), self._route_of)
+
+    def submit_read(self, skill: str, text: str, history: Sequence[HistoryEntry]) -> _Answer[Frame]:
+        """The skill's read queued in the batcher now, waited for on `result()`."""
+        return _Answer(self.batcher.submit(self.readers.get(self.skills[skill]), text), _frame_of)
+
+    def _route_of(self, reading: Reading) -> Route:
+        frame = reading.frame
         if frame.intent == OUT_OF_SCOPE or frame.confidence < self.min_route_confidence:
             return Route(None, frame.confidence)
         return Route(frame.intent, frame.confidence)
-
-    def read(self, skill: str, text: str, history: Sequence[HistoryEntry]) -> Frame:
-        return self.batcher.read(self.readers.get(self.skills[skill]), text).frame
 
     def generate(self, skill: str, text: str, history: Sequence[HistoryEntry],
                  on_piece: Callable[[str], None] | None = None) -> str:
@@ -77,6 +91,30 @@ class ModelUnderstanding:
             kept.insert(0, line)
         prompt = f"{description}\n" + "\n".join([*kept, f"User: {text}", "Bot:"])
         return tokenizer.encode(prompt, add_special_tokens=False)
+
+
+class _Answer(Generic[T]):
+    """A queued read and what the caller gets out of its reading."""
+
+    def __init__(self, future: Future[Reading], then: Callable[[Reading], T]) -> None:
+        self._future, self._then = future, then
+
+    def result(self) -> T:
+        return self._then(self._future.result())
+
+
+class _Ready(Generic[T]):
+    """An answer that needed no read."""
+
+    def __init__(self, value: T) -> None:
+        self._value = value
+
+    def result(self) -> T:
+        return self._value
+
+
+def _frame_of(reading: Reading) -> Frame:
+    return reading.frame
 
 
 def stream_text(runtime: Runtime, prefix: PrefixKV, row: list[int], limit: int) -> Iterator[str]:

@@ -208,3 +208,55 @@ def test_a_closed_batcher_refuses_reads(runtime, skills):
     batcher.close()
     with pytest.raises(RuntimeError, match="ReadBatcher is closed"):
         batcher.read(reader_for(runtime, skills[PromptMode.tuned]), "wake me up at 7 am")
+
+
+def test_reads_one_turn_submits_before_waiting_go_in_one_batch(runtime, skills):
+    tuned, zero = reader_for(runtime, skills[PromptMode.tuned]), reader_for(runtime, skills[PromptMode.zero_shot])
+    alone = frames([tuned.read(["weather in paris"])[0], zero.read(["wake me up at 7 am"])[0]])
+    batcher = ReadBatcher(max_batch=8, wait_seconds=0.5)
+    with batcher.turn():
+        route, reading = batcher.submit(tuned, "weather in paris"), batcher.submit(zero, "wake me up at 7 am")
+        assert frames([route.result(), reading.result()]) == alone
+    batcher.close()
+    assert batcher.batch_sizes == {2: 1}
+
+
+def test_a_turn_with_two_reads_queued_still_waits_for_another_turns_read(runtime, skills):
+    reader = reader_for(runtime, skills[PromptMode.tuned])
+    batcher = ReadBatcher(max_batch=8, wait_seconds=0.0, gather_seconds=20.0)
+    slow = read_in_turn(batcher, reader, "weather in paris", delay=0.3)
+    began = time.monotonic()
+    with batcher.turn():  # two reads of one turn are one turn served, not the two turns in flight
+        futures = [batcher.submit(reader, "wake me up at 7 am"), batcher.submit(reader, "cancel my alarm")]
+        [future.result(timeout=30) for future in futures]
+    slow.join(timeout=30)
+    batcher.close()
+    assert batcher.batch_sizes == {3: 1} and time.monotonic() - began < 10
+
+
+def test_a_closed_batcher_refuses_submits(runtime, skills):
+    batcher = ReadBatcher()
+    batcher.close()
+    with pytest.raises(RuntimeError, match="ReadBatcher is closed"):
+        batcher.submit(reader_for(runtime, skills[PromptMode.tuned]), "wake me up at 7 am")
+
+
+def test_a_turn_that_may_be_a_follow_up_reads_route_and_follow_up_in_one_batch(runtime, skills):
+    # the seam end to end: Situation -> ModelUnderstanding.submit_* -> one batch of the batcher
+    from bot.config.dialogue import DialogueSettings
+    from bot.dialogue.policy import Situation
+    from bot.model.understanding import ModelUnderstanding
+    from bot.types import ConversationState, Request
+
+    skill = skills[PromptMode.tuned]
+    batcher = ReadBatcher(max_batch=8, wait_seconds=0.5)
+    understanding = ModelUnderstanding(runtime, {skill.name: skill}, router=skills[PromptMode.zero_shot],
+                                       batcher=batcher)
+    intent = skill.config.intents[0].name
+    state = ConversationState(conversation_id="c1", turns=1,
+                              last_request=Request(skill=skill.name, intent=intent, slots={}, turn=1))
+    situation = Situation(text="wake me up at 7 am", state=state, history=(), skills={skill.name: skill.config},
+                          understanding=understanding, settings=DialogueSettings(), cancel_words=())
+    _ = (situation.follow_up, situation.route)  # in the order IDLE_RULES asks them
+    batcher.close()
+    assert batcher.batch_sizes == {2: 1}
