@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import random
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -61,7 +62,9 @@ class ReadoutTrainer:
         self.base, self.skill, self.settings = base, skill, settings
         self.runtime = Runtime(base)
         self.train_runtime = Runtime(replace(base, model=_frozen_copy(base.model, fast_dtype(self.runtime.device))))
-        self.peft = get_peft_model(base.model, _peft_config(settings, skill, model_dir))
+        with warnings.catch_warnings():  # peft asks transformers a deprecated question: noise on stderr
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            self.peft = get_peft_model(base.model, _peft_config(settings, skill, model_dir))
         self.encoder = self.peft.prompt_encoder["default"]
         self.indices = self.peft.prompt_tokens["default"][: settings.virtual_tokens].to(self.runtime.device)
         self.kind = TableKind.deep if settings.method == TableMethod.deep_prompt else TableKind.input
