@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -139,6 +140,7 @@ def test_calendar_events_are_kept_listed_and_removed(ann) -> None:
 
 def test_weather_without_a_provider_says_it_is_not_configured(ann, caplog, monkeypatch) -> None:
     monkeypatch.setattr(context, "_MISSING_LOGGED", set())
+    caplog.set_level(logging.WARNING, logger=context.log.name)  # whatever level earlier tests left on "bot"
     reply = ann.reply("weather in paris tomorrow")
     assert reply.skill == "weather" and reply.frame.slots == {"place_name": "paris", "date": "tomorrow"}
     assert reply.text == "I can't look up the weather in paris for tomorrow yet: no weather service is configured."
@@ -157,6 +159,7 @@ def test_weather_from_a_provider_uses_the_slots() -> None:
 
 
 def test_an_unreachable_weather_service_gets_a_clear_reply(caplog) -> None:
+    caplog.set_level(logging.WARNING, logger=context.log.name)
     user = User(make_manager(weather=DownWeather()))
     assert user.say("weather in oslo") == ("I can't reach the weather service right now, so no weather "
                                            "in oslo; please try again later.")
