@@ -31,14 +31,23 @@ def client_of(request: Request, api_keys: ApiKeys) -> str:
     """Who sends: the id of a valid API key (401 without one, when keys are set), else the address."""
     if not api_keys:
         return request.client.host if request.client else "unknown"
-    key = api_keys.check(request.headers.get("authorization"))
+    given = request.headers.get("authorization")
+    key = api_keys.check(given)
     if key is None:
         raise ApiError(401, "unauthorized", "this server needs an API key: send the header "
-                       "'Authorization: Bearer <key>'" + (" (the key given is not valid)"
-                                                          if request.headers.get("authorization") else ""),
+                       "'Authorization: Bearer <key>'" + _why_refused(given),
                        field="authorization", fix="ask the bot's operator for a key (BOT_API_KEYS on the server)",
                        headers={"WWW-Authenticate": "Bearer"})
     return key
+
+
+def _why_refused(given: str | None) -> str:
+    """What was wrong with the header, without a word about the key itself."""
+    if not given:
+        return ""
+    if not given.lower().startswith("bearer "):
+        return " (the word 'Bearer' and a space must come before the key)"
+    return " (the key given is not valid)"
 
 
 async def count_hit(runner: TurnRunner, limits: Limits, conversation_id: str, client: str,

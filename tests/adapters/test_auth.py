@@ -41,6 +41,9 @@ def test_no_header_or_a_wrong_key_is_401_and_the_right_key_is_answered(keyed: Te
     assert (error["code"], error["field"]) == ("unauthorized", "authorization")
     assert "Bearer" in error["message"] and "BOT_API_KEYS" in error["fix"]
     assert "not valid" in wrong.json()["error"]["message"] and SECRET not in wrong.text
+    bare = keyed.post(URL, json={"text": "tell a joke"}, headers={"Authorization": SECRET})
+    assert bare.status_code == 401 and "the word 'Bearer' and a space" in bare.json()["error"]["message"]
+    assert SECRET not in bare.text
     assert missing.headers["WWW-Authenticate"] == "Bearer"
     assert (right.status_code, right.json()["text"]) == (200, "(chat) tell a joke")
 
