@@ -203,11 +203,12 @@ def test_gather_seconds_bounds_the_wait_for_a_turn_busy_elsewhere(runtime, skill
     assert batcher.batch_sizes == {1: 2}
 
 
-def test_a_closed_batcher_refuses_reads(runtime, skills):
+@pytest.mark.parametrize("call", ["read", "submit"])
+def test_a_closed_batcher_refuses_reads(runtime, skills, call):
     batcher = ReadBatcher()
     batcher.close()
     with pytest.raises(RuntimeError, match="ReadBatcher is closed"):
-        batcher.read(reader_for(runtime, skills[PromptMode.tuned]), "wake me up at 7 am")
+        getattr(batcher, call)(reader_for(runtime, skills[PromptMode.tuned]), "wake me up at 7 am")
 
 
 def test_reads_one_turn_submits_before_waiting_go_in_one_batch(runtime, skills):
@@ -232,13 +233,6 @@ def test_a_turn_with_two_reads_queued_still_waits_for_another_turns_read(runtime
     slow.join(timeout=30)
     batcher.close()
     assert batcher.batch_sizes == {3: 1} and time.monotonic() - began < 10
-
-
-def test_a_closed_batcher_refuses_submits(runtime, skills):
-    batcher = ReadBatcher()
-    batcher.close()
-    with pytest.raises(RuntimeError, match="ReadBatcher is closed"):
-        batcher.submit(reader_for(runtime, skills[PromptMode.tuned]), "wake me up at 7 am")
 
 
 def test_a_turn_that_may_be_a_follow_up_reads_route_and_follow_up_in_one_batch(runtime, skills):
