@@ -132,10 +132,11 @@ class ReadoutTrainer:
             features = stacked_features(states, layers)
             mask = turn_mask(features.shape[1], [b.layout for b in chunk]).to(features.device).unsqueeze(-1)
             means = (features * mask).sum(1) / mask.sum(1)
+            words = word_states(features, [b.layout for b in chunk], self.heads.spec.word)
+            per_row = words.split([len(b.layout.positions) for b in chunk])
             for i, item in enumerate(chunk):
                 pooled = torch.stack([features[i, -1], means[i]])  # [2, F]: what the intent head may read
-                words = word_states(features[i:i + 1], [item.layout], self.heads.spec.word)
-                cached.append((pooled.clone(), words.clone(), item))
+                cached.append((pooled.clone(), per_row[i].clone(), item))
             on_cached(len(chunk))
             if time.monotonic() >= until:
                 break
