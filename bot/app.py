@@ -205,7 +205,7 @@ def load_model(settings: BotSettings) -> BaseModel:
         os.environ["BOT_CACHE_DIR"] = str(settings.cache_dir.expanduser())
     from bot.model.base import load_base_model
 
-    return load_base_model(settings.model, device=settings.device)
+    return load_base_model(settings.model, device=settings.device, dtype=settings.dtype)
 
 
 _RUNTIMES_LOCK = threading.Lock()

@@ -69,13 +69,14 @@ def _quiet_libraries() -> None:
 
 @app.command()
 def model(model: ModelOption = None, device: DeviceOption = None, config: ConfigOption = None) -> None:
-    """Print the resolved base model, its parameter count and its fingerprint."""
+    """Print the resolved base model, its parameter count, the type it runs in and its fingerprint."""
     from bot.model.base import resolve_model
 
     settings = _settings(model, device, config)
     base = _base(settings)
     print(json.dumps({"model": base.name, "path": str(resolve_model(settings.model)[1]),
-                      "parameters": base.parameter_count, "fingerprint": base.fingerprint}, indent=2))
+                      "parameters": base.parameter_count, "dtype": str(base.model.dtype).removeprefix("torch."),
+                      "fingerprint": base.fingerprint}, indent=2))
 
 
 @app.command()

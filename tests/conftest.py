@@ -7,6 +7,9 @@ import importlib.util
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # unit tests never reach the network
+# the tiny model reads in float32 on every machine (`auto` would be bfloat16 on some, and outcomes
+# would depend on the machine); the integration tests load the real model as a user gets it (`auto`)
+os.environ.setdefault("BOT_DTYPE", "float32")
 
 import pytest
 import torch
@@ -102,7 +105,7 @@ def tiny_base(tiny_model_dir):
     """The tiny model loaded through the project's own loader (any local folder works)."""
     from bot.model.base import load_base_model
 
-    return load_base_model(str(tiny_model_dir))
+    return load_base_model(str(tiny_model_dir), dtype="float32")
 
 
 @pytest.fixture(scope="session")

@@ -101,6 +101,13 @@ def test_model_prints_parameters_and_fingerprint(in_workspace, tiny_base, tiny_m
     assert info["parameters"] == tiny_base.parameter_count
     assert info["fingerprint"] == tiny_base.fingerprint
     assert info["model"] == info["path"] == str(tiny_model_dir)
+    assert info["dtype"] == "float32"  # BOT_DTYPE, set for the test session
+
+
+def test_model_runs_in_the_dtype_the_environment_names(in_workspace, tiny_base, monkeypatch):
+    monkeypatch.setenv("BOT_DTYPE", "bfloat16")
+    info = json.loads(ok(invoke("model")))
+    assert info["dtype"] == "bfloat16" and info["fingerprint"] == tiny_base.fingerprint
 
 
 def test_model_option_overrides_the_environment(in_workspace, tmp_path):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError
@@ -36,6 +36,7 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "BOT_MODEL": ("model",),
     "BOT_SKILLS_DIR": ("skills_dir",),
     "BOT_DEVICE": ("device",),
+    "BOT_DTYPE": ("dtype",),
     "BOT_CACHE_DIR": ("cache_dir",),
     "BOT_STORE": ("store", "kind"),
     "REDIS_URL": ("store", "url"),
@@ -58,6 +59,9 @@ class BotSettings(BaseSettings):
     model: str = "default"  # "default" (the embedded SmolLM2), a Hugging Face id or a local folder
     skills_dir: Path = Path("skills")
     device: str = "cpu"
+    # the frozen model's weights: "auto" is bfloat16 where the hardware multiplies it fast (CUDA,
+    # AVX-512 BF16 or AMX CPUs; reads about 2x faster, the same frames), else float32
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     cache_dir: Path | None = None  # where the converted default model is kept (None: ~/.cache/bot)
     store: StoreSettings = Field(default_factory=StoreSettings)
     fallback_reply: str = "Sorry, I can't help with that yet."

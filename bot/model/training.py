@@ -4,9 +4,9 @@ Every example teaches at every word (a tag) and once more at its last token (the
 step is worth far more than one whose loss sits on a few generated tokens. peft builds the
 trainable prompt encoder and saves the table in its adapter format; the forward pass is the
 project's own runtime, the one evaluation and serving use. The frozen model's training passes run
-from a copy in the fastest type the hardware has (bfloat16 on CUDA or a CPU with bf16 units,
-float32 on an AVX2-only CPU, where bf16 is emulated); dev checks and the served table read
-through the model as loaded. Before the joint tuning, the heads are fitted alone on cached states
+in the fastest type the hardware has (bfloat16 on CUDA or a CPU with bf16 units, float32 on an
+AVX2-only CPU, where bf16 is emulated): through the model as loaded when it has that type (the
+default, `dtype: auto`), else through a copy; dev checks read through the model as loaded, as serving will. Before the joint tuning, the heads are fitted alone on cached states
 (`warm_start`): on a CPU a forward pass over the data costs minutes, and this spends it once.
 """
 
@@ -27,7 +27,7 @@ from peft import (PrefixTuningConfig, PromptEncoderConfig, PromptTuningConfig, P
                   get_peft_model)
 
 from bot.config import PromptMode, SkillConfig, TableMethod, TuningConfig
-from bot.model.base import BaseModel
+from bot.model.base import BaseModel, fast_dtype
 from bot.model.readout import (ReadoutHeads, TurnLayout, fit_temperature, layout_turn, stacked_features, turn_mask,
                                word_states)
 from bot.model.runtime import Runtime
@@ -38,7 +38,7 @@ from bot.skills.manifest import ReadoutSpec
 from bot.skills.prompts import prompt_prefix
 from bot.types import Example
 
-__all__ = ["ReadoutTrainer", "TrainingItem", "calibrated", "fast_dtype", "length_sorted_chunks"]
+__all__ = ["ReadoutTrainer", "TrainingItem", "calibrated", "length_sorted_chunks"]
 
 WARM_EPOCHS = 40  # passes of the heads over the cached states, at most ...
 WARM_STEPS = 2000  # ... and optimiser steps (a few epochs of a large skill; converged on SNIPS)
@@ -61,7 +61,9 @@ class ReadoutTrainer:
         torch.manual_seed(settings.seed)
         self.base, self.skill, self.settings = base, skill, settings
         self.runtime = Runtime(base)
-        self.train_runtime = Runtime(replace(base, model=_frozen_copy(base.model, fast_dtype(self.runtime.device))))
+        fast = fast_dtype(self.runtime.device)
+        self.train_runtime = self.runtime if self.runtime.dtype == fast else Runtime(
+            replace(base, model=_frozen_copy(base.model, fast)))
         with warnings.catch_warnings():  # peft asks transformers a deprecated question: noise on stderr
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
             self.peft = get_peft_model(base.model, _peft_config(settings, skill, model_dir))
@@ -251,28 +253,6 @@ def _peft_config(settings: TuningConfig, skill: SkillConfig, model_dir: str) -> 
         return PromptEncoderConfig(encoder_hidden_size=256, **common)
     return PromptTuningConfig(prompt_tuning_init=PromptTuningInit.TEXT, tokenizer_name_or_path=model_dir,
                               prompt_tuning_init_text=prompt_prefix(skill, PromptMode.zero_shot, []), **common)
-
-
-def fast_dtype(device: torch.device) -> torch.dtype:
-    """bfloat16 where the hardware multiplies it fast (CUDA, AVX-512 BF16 or AMX CPUs), else
-    float32: a CPU without bf16 units emulates it about 50x slower than fp32 (AVX2 only)."""
-    if device.type == "cuda":
-        return torch.bfloat16
-    capability = torch.backends.cpu.get_cpu_capability()
-    return torch.bfloat16 if capability.startswith(("AVX512", "AMX")) and _bf16_is_fast() else torch.float32
-
-
-def _bf16_is_fast() -> bool:
-    """Time one small product in both types: the capability string alone does not say bf16 has units."""
-    timings = {}
-    for dtype in (torch.float32, torch.bfloat16):
-        a, b = torch.randn(256, 576, dtype=dtype), torch.randn(576, 576, dtype=dtype)
-        a @ b
-        began = time.perf_counter()
-        for _ in range(5):
-            a @ b
-        timings[dtype] = time.perf_counter() - began
-    return timings[torch.bfloat16] < timings[torch.float32]
 
 
 def _frozen_copy(model: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:

@@ -112,6 +112,16 @@ def test_a_bad_environment_value_names_the_variable(monkeypatch):
         load_settings(None)
 
 
+def test_the_model_dtype_comes_from_the_environment_and_is_checked(monkeypatch):
+    monkeypatch.delenv("BOT_DTYPE", raising=False)  # the test session sets float32
+    assert load_settings(None).dtype == "auto"
+    monkeypatch.setenv("BOT_DTYPE", "float32")
+    assert load_settings(None).dtype == "float32"
+    monkeypatch.setenv("BOT_DTYPE", "fp8")
+    with pytest.raises(ConfigError, match=r"^environment variable BOT_DTYPE: field 'dtype'"):
+        load_settings(None)
+
+
 def test_invalid_yaml_names_the_line(tmp_path):
     path = write(tmp_path, "model: default\nstore: [kind\n")
     with pytest.raises(ConfigError, match=r"bot.yaml:\d+: not valid YAML"):

@@ -19,6 +19,12 @@ def real_cache_dir(bot_cache_dir):
     os.environ["BOT_CACHE_DIR"] = str(bot_cache_dir)
 
 
+@pytest.fixture(autouse=True)
+def dtype_as_a_user_gets_it(monkeypatch):
+    """The unit tests pin float32 (tests/conftest.py); the real model runs as a user's would: `auto`."""
+    monkeypatch.setenv("BOT_DTYPE", "auto")
+
+
 @pytest.fixture(scope="session")
 def real_base(real_cache_dir):
     import torch

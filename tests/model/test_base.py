@@ -28,9 +28,26 @@ def test_fingerprint_changes_when_one_weight_changes(tokenizer, make_tiny_model)
 
 
 def test_fingerprint_is_stable_for_a_reloaded_copy(tiny_model_dir, tiny_base):
-    again = load_base_model(str(tiny_model_dir))
+    again = load_base_model(str(tiny_model_dir), dtype="float32")
     assert again.fingerprint == tiny_base.fingerprint
     assert again.model is not tiny_base.model
+
+
+def test_a_model_loaded_in_bfloat16_keeps_the_fingerprint_of_its_stored_weights(tiny_model_dir, tiny_base):
+    half = load_base_model(str(tiny_model_dir), dtype="bfloat16")
+    assert {p.dtype for p in half.model.parameters()} == {torch.bfloat16}
+    assert {p.dtype for p in tiny_base.model.parameters()} == {torch.float32}  # the fixture asks for float32
+    assert half.fingerprint == tiny_base.fingerprint  # tables tuned under one type serve under the other
+
+
+def test_auto_dtype_is_bfloat16_only_where_it_is_fast():
+    assert base_module.resolve_dtype("auto", torch.device("cuda")) == torch.bfloat16
+    expected = torch.bfloat16 if base_module._bf16_is_fast() else torch.float32
+    if not torch.backends.cpu.get_cpu_capability().startswith(("AVX512", "AMX")):
+        expected = torch.float32
+    assert base_module.resolve_dtype("auto", torch.device("cpu")) == expected
+    with pytest.raises(ModelLoadError, match=r"unknown dtype 'fp8'\n  fix: use auto, float32 or bfloat16"):
+        base_module.resolve_dtype("fp8", torch.device("cpu"))
 
 
 def test_fingerprint_differs_for_other_weights(tokenizer, make_tiny_model, tiny_base):
@@ -81,7 +98,7 @@ def test_folder_without_a_model_raises_model_load_error(offline, tmp_path, token
     else:
         (folder / "notes.txt").write_text("not a model")
     with pytest.raises(ModelLoadError, match="fix:"):
-        load_base_model(str(folder))
+        load_base_model(str(folder), dtype="float32")
 
 
 # ----------------------------------------------------------------------- the default conversion

@@ -207,7 +207,7 @@ def test_runtimes_sharing_a_model_read_the_same_states(tmp_path, tokenizer, make
 
     make_tiny_model(len(tokenizer), layers=3).save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
-    base = load_base_model(str(tmp_path))
+    base = load_base_model(str(tmp_path), dtype="float32")
     row = tokenizer.encode(" wake me at 7 am", add_special_tokens=False)
     first, second = Runtime(base), Runtime(base)
     with torch.no_grad():  # views first: the whole decoder has never run when they are made

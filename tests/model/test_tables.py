@@ -29,7 +29,7 @@ def tuned(tmp_path_factory, tiny_model_dir, skill_config, examples):
     """One tuned table per method, each on its own freshly loaded copy of the tiny model."""
     out = {}
     for method in TableMethod:
-        base = load_base_model(str(tiny_model_dir))
+        base = load_base_model(str(tiny_model_dir), dtype="float32")
         table_dir = tmp_path_factory.mktemp(f"table-{method.value}") / "table"
         result = tune_table(base, skill_config, examples, model_dir=str(tiny_model_dir), out_dir=table_dir,
                             settings=TuningConfig(method=method, **SETTINGS), progress=False)
@@ -177,7 +177,7 @@ def test_manifest_without_weights_raises_config_error(tuned, tiny_base, runtime,
 def test_tuning_again_replaces_the_table(tiny_model_dir, skill_config, examples, tmp_path):
     table_dir = tmp_path / "table"
     settings = TuningConfig(steps=2, batch_size=4, dev_fraction=0.0, virtual_tokens=2, warm_start=0.0)
-    base = load_base_model(str(tiny_model_dir))
+    base = load_base_model(str(tiny_model_dir), dtype="float32")
     tune_table(base, skill_config, examples, model_dir=str(tiny_model_dir), out_dir=table_dir,
                settings=settings, progress=False)
     (table_dir / "stale.txt").write_text("from the first run")
@@ -196,7 +196,7 @@ def test_deep_prompt_loss_falls_on_a_tiny_repetitive_set(tiny_model_dir, skill_c
                    for c in ("paris", "oslo", "rome", "lima")])
     settings = TuningConfig(method=TableMethod.deep_prompt, steps=30, batch_size=8, learning_rate=0.05,
                             virtual_tokens=4, dev_fraction=0.0, warm_start=0.0)
-    result = tune_table(load_base_model(str(tiny_model_dir)), skill_config, examples,
+    result = tune_table(load_base_model(str(tiny_model_dir), dtype="float32"), skill_config, examples,
                         model_dir=str(tiny_model_dir), out_dir=tmp_path / "table", settings=settings,
                         progress=False)
     assert len(result.losses) == 30
@@ -209,7 +209,7 @@ def test_deep_table_whose_width_equals_hidden_size_loads_as_deep(tmp_path_factor
     model_dir = tmp_path_factory.mktemp("one-layer")
     make_tiny_model(len(tokenizer), layers=1).save_pretrained(model_dir)  # deep width 1*2*2*8 == hidden 32
     tokenizer.save_pretrained(model_dir)
-    base = load_base_model(str(model_dir))
+    base = load_base_model(str(model_dir), dtype="float32")
     table_dir = model_dir / "table"
     result = tune_table(base, skill_config, examples, model_dir=str(model_dir), out_dir=table_dir,
                         settings=TuningConfig(steps=1, batch_size=4, dev_fraction=0.0, virtual_tokens=2,
@@ -222,7 +222,7 @@ def test_deep_table_whose_width_equals_hidden_size_loads_as_deep(tmp_path_factor
 def test_warm_start_fits_the_heads_before_the_first_step(tiny_model_dir, skill_config, examples, tmp_path):
     """With the heads fitted on cached states alone (no prompt step at all), the training set is
     read far better than by the randomly started heads."""
-    base = load_base_model(str(tiny_model_dir))
+    base = load_base_model(str(tiny_model_dir), dtype="float32")
     cold, warm = (tune_table(base, skill_config, examples, model_dir=str(tiny_model_dir),
                              out_dir=tmp_path / name / "table", progress=False,
                              settings=TuningConfig(steps=1, batch_size=4, dev_fraction=0.0, virtual_tokens=2,
