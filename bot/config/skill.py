@@ -109,10 +109,12 @@ class TuningConfig(_Strict):
     # hidden states the heads read (0 = embeddings, -1 = last layer; -19 is layer 12 of 30;
     # layers above the deepest one read are never run)
     read_layers: list[int] = Field(default_factory=lambda: [-19], min_length=1)
-    echo: bool = False  # give the turn twice and read the second copy (every token sees the whole turn)
+    echo: bool = True  # give the turn twice and read the second copy: every token of it has seen the whole turn
     word: WordState = WordState.mean  # a word's state for the tag head: the mean of its tokens' (or the first's)
     context: int = Field(default=128, ge=0, le=512)  # bidirectional GRU over the words before the tag head (0: none)
     word_dropout: float = Field(default=0.2, ge=0.0, lt=1.0)  # dropout on the word states while training
+    # the heads' targets keep this share of their weight spread over the other labels (intent and tags)
+    label_smoothing: float = Field(default=0.1, ge=0.0, lt=1.0)
     pool: IntentPool = IntentPool.last_and_mean  # what the intent head reads: the last token, or beside it the mean
     # share of the time cap spent fitting the heads alone on cached states before the joint tuning
     warm_start: float = Field(default=0.6, ge=0.0, le=1.0)
