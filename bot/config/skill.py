@@ -57,8 +57,9 @@ class WordState(str, Enum):
 
 
 class IntentPool(str, Enum):
-    """What the intent head reads: the turn's last token, or that and the mean over the turn."""
+    """What the intent head reads: the mean over the turn's tokens, its last token, or both."""
 
+    mean = "mean"
     last = "last"
     last_and_mean = "last+mean"
 

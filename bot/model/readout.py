@@ -1,11 +1,12 @@
 """The one-pass reader's parts: how a turn is laid out, and the heads that read its labels.
 
 A causal model's token sees only what stands before it, so a tagger reading "play *jazz* music"
-could not see "music": the tag head mixes the words with a small bidirectional GRU (or, with echo,
-reads a second copy of the turn, every token of which has seen the whole turn). The intent head
-reads the last token (and the turn's mean); the tag head reads each word as the mean of its
-tokens' states (`word: mean`; the first token alone, `word: first`, knows only the word's first
-piece: "6:45" as "6"). Both read the states of a few layers (through the final norm), side by side.
+could not see "music": with echo the heads read a second copy of the turn, every token of which
+has seen the whole turn, and the tag head mixes the words with a small bidirectional GRU. The
+intent head reads the mean over the turn (`pool: mean`; the last token is the last word's, and
+reads intents worse); the tag head reads each word as the mean of its tokens' states (`word: mean`;
+the first token alone, `word: first`, knows only "6" of "6:45"). Both read the states of a few
+layers (through the final norm), side by side.
 """
 
 from __future__ import annotations
@@ -72,13 +73,18 @@ class ReadoutHeads(torch.nn.Module):
 
     def intent_logits(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """`[B, I]` from a batch's states `[B, L, F]` (left-padded; `mask` `[B, L]` marks the turn's
-        own tokens): the last token's state, and with `last+mean` the mean over the turn beside it."""
+        own tokens): the mean over the turn (`mean`), the last token's state (`last`), or both."""
         last = features[:, -1]
         if self.spec.pool == "last":
             return self.intent(last)
         weights = mask.to(features.dtype).unsqueeze(-1)
         mean = (features * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-        return self.intent(torch.cat([last, mean], dim=-1))
+        return self.intent(mean if self.spec.pool == "mean" else torch.cat([last, mean], dim=-1))
+
+    def pooled_intent_logits(self, pooled: torch.Tensor) -> torch.Tensor:
+        """`[B, I]` from cached `[B, 2, F]` (last token, turn mean), as `intent_logits` reads them."""
+        inputs = {"last": pooled[:, 0], "mean": pooled[:, 1]}.get(self.spec.pool)
+        return self.intent(pooled.flatten(1) if inputs is None else inputs)
 
     def tag_logits(self, words: torch.Tensor, lengths: list[int]) -> torch.Tensor:
         """`[N, K]` tag logits for the words `[N, F]` of turns of `lengths` words, in order."""

@@ -116,7 +116,7 @@ class ReadoutTrainer:
         schedule = torch.optim.lr_scheduler.LambdaLR(heads_only, lambda k: 0.5 * (1 + math.cos(math.pi * k / planned)))
         generator = torch.Generator().manual_seed(self.settings.seed)
         steps = 0
-        for _ in range(WARM_EPOCHS):
+        while steps < planned:
             order = torch.randperm(len(cached), generator=generator).tolist()
             for start in range(0, len(order), WARM_BATCH):
                 if time.monotonic() >= train_until or steps >= planned:
@@ -153,8 +153,7 @@ class ReadoutTrainer:
     def _cached_loss(self, batch: list[tuple]) -> torch.Tensor:
         intents = torch.tensor([item.intent for _, _, item in batch])
         pooled = torch.stack([p for p, _, _ in batch])  # [B, 2, F]
-        inputs = pooled[:, 0] if self.heads.spec.pool == "last" else pooled.flatten(1)
-        loss = self._cross_entropy(self.heads.intent(inputs), intents)
+        loss = self._cross_entropy(self.heads.pooled_intent_logits(pooled), intents)
         lengths = [len(item.tags) for _, _, item in batch]
         if sum(lengths):
             words = torch.cat([w for _, w, _ in batch])

@@ -42,7 +42,7 @@ class ReadoutSpec(BaseModel):
     echo: bool = False  # the turn is given twice and the second copy is read
     word: str = Field(default="first", pattern="^(first|mean)$")  # a word's state: its first token's, or its tokens' mean
     context: int = 128  # width of the small bidirectional GRU that gives each word its right context (0: none)
-    pool: str = Field(default="last", pattern="^(last|last\\+mean)$")  # what the intent head reads
+    pool: str = Field(default="last", pattern="^(mean|last|last\\+mean)$")  # what the intent head reads
     temperature: float = Field(default=1.0, gt=0)  # intent logits / T, fitted on dev
 
 
