@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bot.model.readout import ReadoutHeads, TurnLayout, fit_temperature, layout_turn, word_states
+from bot.model.readout import ReadoutHeads, TurnLayout, fit_temperature, layout_turn, turn_mask, word_states
 from bot.model.tables import Table, TableKind
 from bot.model.tagging import tag_names
 from bot.model.tuned_reader import TunedReader, read_tuned
@@ -108,3 +108,20 @@ def test_word_states_average_each_words_own_tokens_in_a_left_padded_batch():
     firsts = word_states(features, [short, long], "first")
     assert means.squeeze(-1).tolist() == [1.5, 3.0, 4.0, 6.0]  # (1+2)/2, 3; 4, (5+6+7)/3
     assert firsts.squeeze(-1).tolist() == [1.0, 3.0, 4.0, 5.0]
+
+
+@pytest.mark.parametrize("pool, expected", [("mean", [2.0, 5.5]), ("last", [3.0, 7.0]), ("last+mean", [5.0, 12.5])])
+def test_the_intent_head_reads_the_turn_as_its_pool_says_and_the_cache_agrees(pool, expected):
+    """Row 0 is padded by one: its mean is over its own three tokens. A head of ones sums its inputs."""
+    spec = ReadoutSpec(intents=["a"], tags=["O"], layers=[1], echo=True, word="mean", context=0, pool=pool)
+    heads = ReadoutHeads(spec, 1)
+    with torch.no_grad():
+        heads.intent.weight.fill_(1.0)
+        heads.intent.bias.zero_()
+    features = torch.arange(2 * 4, dtype=torch.float32).reshape(2, 4, 1)
+    layouts = [TurnLayout(ids=[7, 8, 9], words=[], positions=[], ends=[]),
+               TurnLayout(ids=[1, 2, 3, 4], words=[], positions=[], ends=[])]
+    logits = heads.intent_logits(features, turn_mask(4, layouts))
+    assert logits.squeeze(-1).tolist() == expected  # row 0: tokens 1, 2, 3; row 1: 4, 5, 6, 7
+    cached = torch.tensor([[[3.0], [2.0]], [[7.0], [5.5]]])  # [B, 2, F]: last token, turn mean
+    assert heads.pooled_intent_logits(cached).squeeze(-1).tolist() == expected
