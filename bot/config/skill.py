@@ -116,7 +116,7 @@ class TuningConfig(_Strict):
     word_dropout: float = Field(default=0.2, ge=0.0, lt=1.0)  # dropout on the word states while training
     # the heads' targets keep this share of their weight spread over the other labels (intent and tags)
     label_smoothing: float = Field(default=0.1, ge=0.0, lt=1.0)
-    pool: IntentPool = IntentPool.last_and_mean  # what the intent head reads: the last token, or beside it the mean
+    pool: IntentPool = IntentPool.mean  # what the intent head reads: the mean over the turn (or its last token, or both)
     # share of the time cap spent fitting the heads alone on cached states before the joint tuning
     warm_start: float = Field(default=0.6, ge=0.0, le=1.0)
     seed: int = 0
