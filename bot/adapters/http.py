@@ -105,7 +105,8 @@ def sse(event: str, data: object) -> bytes:
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody, "description": "The body is not valid JSON."},
+    400: {"model": ErrorBody, "description": "The body is not valid JSON, or not sent as JSON "
+          "(`Content-Type: application/json`)."},
     401: {"model": ErrorBody, "description": "API keys are configured and the request has no valid "
           "`Authorization: Bearer KEY` header."},
     413: {"model": ErrorBody, "description": "The body is larger than the server accepts."},
@@ -255,7 +256,8 @@ def _web_routes(app: FastAPI) -> None:
 def _error_handlers(app: FastAPI, *, accepted_fields: list[str]) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, err: RequestValidationError) -> JSONResponse:
-        status, detail = from_validation(err.errors(), accepted_fields=accepted_fields)
+        status, detail = from_validation(err.errors(), accepted_fields=accepted_fields,
+                                         content_type=request.headers.get("content-type"))
         return error_response(status, detail)
 
     @app.exception_handler(ApiError)

@@ -20,7 +20,7 @@ EXAMPLE_BODY = '{"text": "hello"}'
 class ErrorDetail(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    code: str  # stable, machine-readable: malformed_json, unknown_field, too_long, rate_limited, ...
+    code: str  # stable, machine-readable: malformed_json, not_json, unknown_field, too_long, rate_limited, ...
     message: str
     field: str | None = None  # the request field at fault, e.g. "text", "conversation_id", "body"
     fix: str
@@ -49,8 +49,12 @@ def error_response(status: int, detail: ErrorDetail, headers: Mapping[str, str] 
                         headers=dict(headers or {}))
 
 
-def from_validation(errors: Sequence[Mapping[str, Any]], *, accepted_fields: Sequence[str]) -> tuple[int, ErrorDetail]:
-    """The status and ErrorDetail for FastAPI's first validation error (malformed JSON: 400, else 422)."""
+def from_validation(errors: Sequence[Mapping[str, Any]], *, accepted_fields: Sequence[str],
+                    content_type: str | None = None) -> tuple[int, ErrorDetail]:
+    """The status and ErrorDetail for FastAPI's first validation error (malformed JSON, or a body not
+    sent as JSON: 400, else 422). `content_type` is the request's, named in the not-JSON message."""
+    if any(_raw_body(error) for error in errors):  # before any field's error: no field was read
+        return 400, _not_json_body(content_type)
     first = errors[0]
     kind, loc, ctx = str(first.get("type", "")), tuple(first.get("loc", ())), first.get("ctx") or {}
     field = _field(loc)
@@ -59,6 +63,23 @@ def from_validation(errors: Sequence[Mapping[str, Any]], *, accepted_fields: Seq
                                 message=f"the body is not valid JSON: {ctx.get('error', first.get('msg'))}",
                                 fix=f"send a JSON object such as {EXAMPLE_BODY} with Content-Type: application/json")
     return 422, _invalid(kind, field, loc, first, ctx, accepted_fields)
+
+
+def _not_json_body(content_type: str | None) -> ErrorDetail:
+    """A body FastAPI did not read as JSON (a form from `curl -d 'text=hi'`, text/plain, no type): the
+    client's mistake is the encoding, which 422 `wrong_type` on "the body" would not tell it."""
+    media_type = (content_type or "").split(";")[0].strip()[:100]
+    sent = f"as {media_type}" if media_type else "without a Content-Type"
+    return ErrorDetail(code="not_json", field="body",
+                       message=f"the body must be JSON, sent with Content-Type: application/json (this one "
+                               f"came {sent}), such as {EXAMPLE_BODY}",
+                       fix=f"send a JSON object such as {EXAMPLE_BODY} with Content-Type: application/json; "
+                           f"with curl: -H 'Content-Type: application/json' -d '{EXAMPLE_BODY}'")
+
+
+def _raw_body(error: Mapping[str, Any]) -> bool:
+    """FastAPI hands the body on as raw bytes exactly when its Content-Type is not JSON."""
+    return tuple(error.get("loc", ())) == ("body",) and isinstance(error.get("input"), (bytes, bytearray))
 
 
 def _invalid(kind: str, field: str, loc: tuple, error: Mapping[str, Any], ctx: Mapping[str, Any],

@@ -117,6 +117,24 @@ def test_mistakes_get_a_4xx_naming_the_field_and_the_fix(client: TestClient, bod
     assert fix in error["fix"]
 
 
+@pytest.mark.parametrize(("route", "request_args", "sent"), [
+    ("", {"data": {"text": "hi"}}, "as application/x-www-form-urlencoded"),  # curl -d 'text=hi'
+    ("/stream", {"data": {"text": "hi"}}, "as application/x-www-form-urlencoded"),
+    ("", {"content": '{"text": "hi"}', "headers": {"Content-Type": "text/plain"}}, "as text/plain"),
+    ("", {"content": '{"text": "hi"}'}, "without a Content-Type"),
+])
+def test_a_body_not_sent_as_json_gets_400_saying_so_with_an_example(client: TestClient, route: str,
+                                                                    request_args: dict, sent: str) -> None:
+    response = client.post(URL.format("f1") + route, **request_args)
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["field"]) == ("not_json", "body")
+    assert error["message"] == ("the body must be JSON, sent with Content-Type: application/json "
+                                f'(this one came {sent}), such as {{"text": "hello"}}')
+    assert "-H 'Content-Type: application/json'" in error["fix"]
+
+
 def test_a_chunked_body_over_the_limit_is_refused(client: TestClient) -> None:
     chunks = iter([b'{"text": "', b"x" * 1500, b"x" * 1500, b'"}'])  # no Content-Length: chunked
 
