@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 from bot.skills.manifest import ReadoutSpec
 
 __all__ = ["HEADS_FILE", "MAX_WORDS", "ReadoutHeads", "TurnLayout", "fit_temperature", "layout_turn",
-           "stacked_features", "turn_mask", "word_states"]
+           "pooled_states", "stacked_features", "turn_mask", "word_states"]
 
 HEADS_FILE = "heads.safetensors"
 MAX_WORDS = 48  # words past this are not tagged (a turn is a sentence or two)
@@ -74,15 +74,10 @@ class ReadoutHeads(torch.nn.Module):
     def intent_logits(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """`[B, I]` from a batch's states `[B, L, F]` (left-padded; `mask` `[B, L]` marks the turn's
         own tokens): the mean over the turn (`mean`), the last token's state (`last`), or both."""
-        last = features[:, -1]
-        if self.spec.pool == "last":
-            return self.intent(last)
-        weights = mask.to(features.dtype).unsqueeze(-1)
-        mean = (features * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-        return self.intent(mean if self.spec.pool == "mean" else torch.cat([last, mean], dim=-1))
+        return self.pooled_intent_logits(pooled_states(features, mask))
 
     def pooled_intent_logits(self, pooled: torch.Tensor) -> torch.Tensor:
-        """`[B, I]` from cached `[B, 2, F]` (last token, turn mean), as `intent_logits` reads them."""
+        """`[B, I]` from `pooled_states` (live, or cached by the warm start)."""
         inputs = {"last": pooled[:, 0], "mean": pooled[:, 1]}.get(self.spec.pool)
         return self.intent(pooled.flatten(1) if inputs is None else inputs)
 
@@ -128,6 +123,14 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
     grid = torch.logspace(-1, 1.2, 60)  # 0.1 .. 16
     losses = [torch.nn.functional.cross_entropy(logits / t, labels).item() for t in grid]
     return float(grid[int(torch.tensor(losses).argmin())])
+
+
+def pooled_states(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """`[B, 2, F]`: each row's last token state and its mean over the turn's own tokens (`mask` `[B, L]`),
+    all the intent head may read."""
+    weights = mask.to(features.dtype).unsqueeze(-1)
+    mean = (features * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+    return torch.stack([features[:, -1], mean], dim=1)
 
 
 def stacked_features(states: dict[int, torch.Tensor], layers: list[int]) -> torch.Tensor:

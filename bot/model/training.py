@@ -6,7 +6,8 @@ trainable prompt encoder and saves the table in its adapter format; the forward 
 project's own runtime, the one evaluation and serving use. The frozen model's training passes run
 in the fastest type the hardware has (bfloat16 on CUDA or a CPU with bf16 units, float32 on an
 AVX2-only CPU, where bf16 is emulated): through the model as loaded when it has that type (the
-default, `dtype: auto`), else through a copy; dev checks read through the model as loaded, as serving will. Before the joint tuning, the heads are fitted alone on cached states
+default, `dtype: auto`), else through a copy; dev checks read through the model as loaded, as
+serving will. Before the joint tuning, the heads are fitted alone on cached states
 (`warm_start`): on a CPU a forward pass over the data costs minutes, and this spends it once.
 """
 
@@ -29,8 +30,8 @@ from peft import (PrefixTuningConfig, PromptEncoderConfig, PromptTuningConfig, P
 
 from bot.config import PromptMode, SkillConfig, TableMethod, TuningConfig
 from bot.model.base import BaseModel, fast_dtype
-from bot.model.readout import (ReadoutHeads, TurnLayout, fit_temperature, layout_turn, stacked_features, turn_mask,
-                               word_states)
+from bot.model.readout import (ReadoutHeads, TurnLayout, fit_temperature, layout_turn, pooled_states, stacked_features,
+                               turn_mask, word_states)
 from bot.model.runtime import Runtime
 from bot.model.tables import ADAPTER_WEIGHTS, Table, TableKind
 from bot.model.tagging import tag_names, word_tags
@@ -138,13 +139,12 @@ class ReadoutTrainer:
             chunk = [items[i] for i in indices]
             states = self.train_runtime.layer_states([prefix] * len(chunk), [b.layout.ids for b in chunk], set(layers))
             features = stacked_features(states, layers)
-            mask = turn_mask(features.shape[1], [b.layout for b in chunk]).to(features.device).unsqueeze(-1)
-            means = (features * mask).sum(1) / mask.sum(1)
+            mask = turn_mask(features.shape[1], [b.layout for b in chunk]).to(features.device)
+            pooled = pooled_states(features, mask)  # [B, 2, F]: what the intent head may read
             words = word_states(features, [b.layout for b in chunk], self.heads.spec.word)
             per_row = words.split([len(b.layout.positions) for b in chunk])
             for i, item in enumerate(chunk):
-                pooled = torch.stack([features[i, -1], means[i]])  # [2, F]: what the intent head may read
-                cached.append((pooled.clone(), per_row[i].clone(), item))
+                cached.append((pooled[i].clone(), per_row[i].clone(), item))
             on_cached(len(chunk))
             if time.monotonic() >= until:
                 break
