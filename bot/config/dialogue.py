@@ -28,8 +28,9 @@ the providers (weather, music) the shipped skills' actions call."""
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # the router's confidence needed to leave a pending request for another skill (or to outweigh
-    # the waiting skill's answer with "out of scope"); the re-tuned routers' right digressions score
-    # about 0.6 (0.8 suited the generative reader; the README gives the sweep)
+    # the waiting skill's answer with "out of scope", unless the turn is only slot values of the
+    # pending intent: policy row 4b); the re-tuned routers' right digressions score about 0.6 (0.8
+    # suited the generative reader; the README gives the sweep)
     switch_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
     # the pending skill's confidence needed for its reading to count as the answer, when the
     # router did not choose that skill itself

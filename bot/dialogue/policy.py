@@ -7,6 +7,7 @@ holds decides. P is the skill whose question is pending, S another skill.
 | 2  | is a cancel phrase, but for fillers and P's name (g)        | cancel         | drops P's request (b) |
 | 3  | is routed to P                                              | keep           | P's reading applies (c) |
 | 4  | router not sure of an S nor of out of scope; P reads the asked slot or only slot values (d) | keep | P's reading applies |
+| 4b | router not sure of an S; only slot values of P's pending intent (h), out of scope or not | keep | P's reading applies |
 | 5  | router sure of an S (>= switch_confidence)                  | digress        | S serves it; P's question again (e) |
 | 5b | only slot values of the last request's intent, not P's (f)  | follow_up      | that request, changed; P's question again (e) |
 | 6  | anything else (out of scope, unsure router)                 | not_understood | fallback; P's question again |
@@ -31,6 +32,12 @@ With nothing pending:
     elsewhere; the next such turn drops P's request and says so (`dropped_reply`).
 (f) completed at most `follow_up_turns` turns ago, read at `answer_confidence` or more.
 (g) "never mind", "no, cancel that alarm" (filler words, P's skill name, "request"); not "cancel my 6 am alarm".
+(h) P's reading of the pending intent at `answer_confidence` or more, and the turn nothing but its
+    slot values and filler words (carry_over.only_slots): an answer or a change of mind ("quarter past
+    six", "actually make it tuesday"), which the router, trained on whole requests, often calls out
+    of scope. Only a router sure of another skill outweighs it. A reading of another of P's intents
+    is not enough here ("ok thanks" read as calendar_remove with event_name=thanks), nor a turn with
+    words of its own ("what's the capital of france" read with time=france): a sure out of scope wins.
 
 Thresholds are `DialogueSettings` (bot/config/dialogue.py). Model calls are lazy and made at most
 once per skill per turn: row 2 costs none, rows 3-6 one route and one read. At the turn's first
@@ -144,11 +151,23 @@ class Situation:
         """The pending skill's reading of the pending intent fills the asked slot, or the turn is only
         slot values. A reading of another of its intents is no answer: "what's the weather in paris"
         read as alarm_query with time=paris must not list the alarms while one is being set."""
-        reading = self.read(self.pending.name) if self.pending else None
-        if reading is None or reading.confidence < self.settings.answer_confidence:
+        reading = self._pending_reading()
+        if reading is None:
             return False
         fills_asked = reading.intent == self.state.active_intent and self.state.waiting_for in reading.slots
         return fills_asked or only_slots(self.text, reading.slots, self.settings.filler_words)
+
+    def only_slots_of_pending(self) -> bool:
+        """The turn is only slot values of the pending intent, as the pending skill reads it (h): an
+        answer or a correction, whatever the router says short of another skill."""
+        reading = self._pending_reading()
+        return (reading is not None and reading.intent == self.state.active_intent
+                and only_slots(self.text, reading.slots, self.settings.filler_words))
+
+    def _pending_reading(self) -> Frame | None:
+        """The pending skill's reading of the turn, if at `answer_confidence` or more."""
+        reading = self.read(self.pending.name) if self.pending else None
+        return reading if reading is not None and reading.confidence >= self.settings.answer_confidence else None
 
     def follow_up_of_other(self) -> bool:
         """The last completed request is not of the pending skill (a digression just served): a
@@ -188,6 +207,7 @@ PENDING_RULES: tuple[Rule, ...] = (
     (Move.cancel, lambda s: is_cancel(s.text, s.cancel_words, s.cancel_also())),
     (Move.keep, lambda s: s.pending is not None and s.route.skill == s.pending.name),
     (Move.keep, lambda s: not s.router_sure_elsewhere() and s.answers_pending()),
+    (Move.keep, lambda s: not s.router_sure_of_other() and s.only_slots_of_pending()),  # row 4b
     (Move.digress, lambda s: s.router_sure_of_other()),
     (Move.follow_up, lambda s: s.follow_up is not None and s.follow_up_of_other()),  # "and in london?"
     (Move.not_understood, lambda s: True),
