@@ -40,7 +40,7 @@ from bot.skills.manifest import ReadoutSpec
 from bot.skills.prompts import prompt_prefix
 from bot.types import Example
 
-__all__ = ["ReadoutTrainer", "TrainingItem", "calibrated", "length_sorted_chunks"]
+__all__ = ["ReadoutTrainer", "TrainingItem", "calibrated", "length_sorted_chunks", "with_temperature"]
 
 WARM_EPOCHS = 40  # passes of the heads over the cached states, at most ...
 WARM_STEPS = 4000  # ... and optimiser steps (10 epochs of SNIPS: 2,000 stopped short of its best)
@@ -83,6 +83,9 @@ class ReadoutTrainer:
             [{"params": list(self.encoder.parameters()), "lr": settings.learning_rate},
              {"params": list(self.heads.parameters()), "lr": settings.head_learning_rate}], weight_decay=0.0)
         self._best: dict | None = None
+        self._cached: list[tuple] = []  # (pooled states, word states, item) from the warm start
+        self._cached_under: torch.Tensor | None = None  # the prompt those states were read under
+        self.seconds_per_cached, self.fit_seconds = 0.0, 0.0  # what the warm start took, to plan a refit
 
     def _init_deep_from_text(self, text: str) -> None:
         """Start the deep prompt at the keys/values the model itself gives the skill's description."""
@@ -108,27 +111,58 @@ class ReadoutTrainer:
         example and no backward, then cheap epochs over the cache (a linear probe before the joint
         tuning, as LP-FT does). Stops caching at `cache_until` and training at `train_until`
         (`time.monotonic()` deadlines); `on_cached(n)` reports progress. Returns how many were cached."""
-        cached = self._cache_features(items, cache_until, on_cached or (lambda n: None))
-        if not cached:
-            return 0
+        began = time.monotonic()
+        self._cached = self._cache_features(items, cache_until, on_cached or (lambda n: None))
+        self._cached_under = self.weights().detach().clone()
+        self.seconds_per_cached = (time.monotonic() - began) / max(1, len(self._cached))
+        began = time.monotonic()
+        if self._cached:
+            self._fit_heads(self._cached, train_until)
+        self.fit_seconds = time.monotonic() - began
+        return len(self._cached)
+
+    def refit(self, extra: Sequence[TrainingItem], *, until: float) -> bool:
+        """Fit fresh heads by the warm start's recipe on its cached states plus `extra` (the dev
+        examples): once the checkpoint is chosen, the examples held out to choose it may teach too
+        (a few-data skill gains most). Only while the kept prompt is the one those states were read
+        under (the joint phase did not win): that recipe on that prompt is what dev measured. Past
+        `until` the heads stay as they were (a cut schedule leaves them half-trained). Returns
+        whether the heads changed."""
+        if self._cached_under is None or not torch.equal(self.weights().detach(), self._cached_under):
+            return False
+        cached = self._cached + self._cache_features(extra, until, lambda n: None)
+        if len(cached) < len(self._cached) + len(extra) or time.monotonic() >= until:
+            return False
+        kept = self.heads
+        torch.manual_seed(self.settings.seed)
+        self.heads = ReadoutHeads(kept.spec, self.runtime.width, dropout=self.settings.word_dropout).to(self.runtime.device)
+        if not self._fit_heads(cached, until):
+            self.heads = kept
+            return False
+        return True
+
+    def _fit_heads(self, cached: list[tuple], until: float) -> bool:
+        """Epochs of the heads over cached states, the rate falling to zero along a cosine (the
+        heads settle instead of wandering between checks); False when `until` cut it short."""
         heads_only = torch.optim.AdamW(self.heads.parameters(), lr=self.settings.head_learning_rate)
         planned = min(WARM_STEPS, WARM_EPOCHS * math.ceil(len(cached) / WARM_BATCH))
-        # the rate falls to zero along a cosine: the heads settle instead of wandering between checks
         schedule = torch.optim.lr_scheduler.LambdaLR(heads_only, lambda k: 0.5 * (1 + math.cos(math.pi * k / planned)))
         generator = torch.Generator().manual_seed(self.settings.seed)
         steps = 0
         while steps < planned:
             order = torch.randperm(len(cached), generator=generator).tolist()
             for start in range(0, len(order), WARM_BATCH):
-                if time.monotonic() >= train_until or steps >= planned:
-                    return len(cached)
+                if steps >= planned:
+                    break
+                if time.monotonic() >= until:
+                    return False
                 loss = self._cached_loss([cached[i] for i in order[start:start + WARM_BATCH]])
                 heads_only.zero_grad()
                 loss.backward()
                 heads_only.step()
                 schedule.step()
                 steps += 1
-        return len(cached)
+        return True
 
     @torch.no_grad()
     def _cache_features(self, items: Sequence[TrainingItem], until: float,
@@ -247,9 +281,13 @@ def calibrated(table: Table, runtime: Runtime, skill: SkillConfig, dev: Sequence
         return table
     logits = torch.stack([logits for logits, _, _ in scored])
     labels = torch.tensor([table.spec.intents.index(e.intent) for e in dev])
-    spec = table.spec.model_copy(update={"temperature": fit_temperature(logits, labels)})
+    return with_temperature(table, fit_temperature(logits, labels))
+
+
+def with_temperature(table: Table, temperature: float) -> Table:
+    """The table with its intent head read at `temperature` (a copy; the heads are shared otherwise)."""
     heads = copy.deepcopy(table.heads)
-    heads.spec = spec
+    heads.spec = table.spec.model_copy(update={"temperature": temperature})
     return replace(table, heads=heads)
 
 

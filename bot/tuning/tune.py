@@ -22,15 +22,16 @@ from bot.config import SkillConfig, TuningConfig
 from bot.errors import DataError
 from bot.model.base import BaseModel
 from bot.model.tables import Table
-from bot.model.training import ReadoutTrainer, TrainingItem, calibrated, length_sorted_chunks
+from bot.model.training import ReadoutTrainer, TrainingItem, calibrated, length_sorted_chunks, with_temperature
 from bot.model.tuned_reader import TunedReader
 from bot.skills.manifest import DevFigures, Manifest, ReaderKind, data_hash, write_manifest
 from bot.tuning.metrics import Scores, score
 from bot.types import Example
 
-__all__ = ["DEV_CAP", "TuningResult", "dev_figures", "split_dev", "tune_table"]
+__all__ = ["DEV_CAP", "REFIT_ESTIMATE", "TuningResult", "dev_figures", "split_dev", "tune_table"]
 
 DEV_CAP = 300  # dev turns read at each check: one pass each, so a few seconds on a CPU
+REFIT_ESTIMATE = "dev split, read before the heads were refitted on all examples"
 MIN_PER_INTENT = 5  # fewer dev turns of an intent than this: its figure cannot be trusted
 
 
@@ -64,9 +65,15 @@ def tune_table(base: BaseModel, skill: SkillConfig, examples: Sequence[Example],
     trainer = ReadoutTrainer(base, skill, settings, model_dir)
     began = time.perf_counter()
     history: list[tuple[int, float]] = []
-    table, steps, losses, warm = _train(trainer, trainer.items(train), dev, settings, progress, history)
+    refit = settings.refit and settings.warm_start > 0 and bool(dev)
+    table, steps, losses, warm = _train(trainer, trainer.items(train), dev, settings, progress, history,
+                                        refit_items=len(dev) if refit else 0)
     table = calibrated(table, trainer.runtime, skill, dev)
     figures = dev_figures(dev, _read(trainer, skill, table, dev)) if dev else DevFigures()
+    deadline = time.monotonic() + settings.max_minutes * 60 - (time.perf_counter() - began)
+    if refit and trainer.refit(trainer.items(dev), until=deadline):
+        table = with_temperature(trainer.snapshot(table.version), table.spec.temperature)  # as fitted on dev
+        figures = figures.model_copy(update={"estimate": REFIT_ESTIMATE})
     result = TuningResult(table=table, steps=steps, seconds=time.perf_counter() - began, dev=figures, losses=losses,
                           dev_history=history, warm_examples=warm)
     _save(trainer, result, Path(out_dir), base, settings, data_hash(examples))
@@ -103,10 +110,12 @@ class _Best:
 
 
 def _train(trainer: ReadoutTrainer, items: list[TrainingItem], dev: list[Example], settings: TuningConfig,
-           progress: bool, history: list[tuple[int, float]]) -> tuple[Table, int, list[float], int]:
+           progress: bool, history: list[tuple[int, float]], *, refit_items: int = 0
+           ) -> tuple[Table, int, list[float], int]:
     """Fit the heads on cached states, then step prompt and heads until the step cap, the time cap
-    or `patience` dev checks without a better frame score. Dev is read before anything is trained
-    and after the warm start too, so `history` shows what each phase bought."""
+    (less what refitting the heads on `refit_items` more examples will take, as the warm start
+    timed it) or `patience` dev checks without a better frame score. Dev is read before anything
+    is trained and after the warm start too, so `history` shows what each phase bought."""
     began, losses, step, warm = time.perf_counter(), [], 0, 0
     deadline = began + settings.max_minutes * 60
     best = _Best(trainer, dev, history)
@@ -120,6 +129,9 @@ def _train(trainer: ReadoutTrainer, items: list[TrainingItem], dev: list[Example
                                on_cached=lambda n: bar.advance(reading, n))
             if dev:
                 best.check(0)
+            if refit_items:
+                share = 1 + refit_items / max(1, warm)
+                deadline -= trainer.fit_seconds * share + trainer.seconds_per_cached * refit_items
         task = bar.add_task(f"tuning {trainer.skill.name}", total=settings.steps, loss=float("nan"), dev="-")
         for step, batch in enumerate(_batches(items, min(settings.batch_size, len(items)), settings.seed), 1):
             losses.append(trainer.step(batch))

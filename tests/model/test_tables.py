@@ -235,3 +235,69 @@ def test_warm_start_fits_the_heads_before_the_first_step(tiny_model_dir, skill_c
     read = lambda r: score(examples, [x.frame for x in TunedReader(runtime, skill_config, r.table).read(
         [e.text for e in examples])])
     assert read(warm).intent_accuracy >= read(cold).intent_accuracy + 0.25
+
+
+def _warm_trainer(tiny_model_dir, skill_config, examples):
+    import math
+
+    from bot.model.training import ReadoutTrainer
+
+    base = load_base_model(str(tiny_model_dir), dtype="float32")
+    settings = TuningConfig(batch_size=4, virtual_tokens=2, warm_start=0.5, head_learning_rate=0.01)
+    trainer = ReadoutTrainer(base, skill_config, settings, str(tiny_model_dir))
+    train, held_out = trainer.items(examples[::2]), trainer.items(examples[1::2])
+    trainer.warm_start(train, cache_until=math.inf, train_until=math.inf)
+    return trainer, held_out
+
+
+def _intent_hits(trainer, skill_config, examples) -> int:
+    frames = TunedReader(trainer.runtime, skill_config, trainer.snapshot("t")).read([e.text for e in examples])
+    return sum(r.frame.intent == e.intent for r, e in zip(frames, examples))
+
+
+def test_refit_teaches_the_heads_the_held_out_examples_too(tiny_model_dir, skill_config, examples):
+    """Refitting on the warm start's cached states plus the held-out examples reads those better
+    than the heads that never saw them; the prompt is left as it was."""
+    import math
+
+    trainer, held_out = _warm_trainer(tiny_model_dir, skill_config, examples)
+    prompt = trainer.weights().detach().clone()
+    before = _intent_hits(trainer, skill_config, examples[1::2])
+    assert trainer.refit(held_out, until=math.inf)
+    assert _intent_hits(trainer, skill_config, examples[1::2]) > before
+    assert torch.equal(trainer.weights().detach(), prompt)
+
+
+def test_no_refit_once_the_joint_phase_moved_the_prompt_or_past_the_deadline(tiny_model_dir, skill_config, examples):
+    """The cached states belong to the starting prompt: after a joint step they are stale, and the
+    heads stay; so they do when time is up before the refit could finish."""
+    import math
+    import time
+
+    trainer, held_out = _warm_trainer(tiny_model_dir, skill_config, examples)
+    heads = trainer.heads
+    assert not trainer.refit(held_out, until=time.monotonic())
+    assert trainer.heads is heads
+    trainer.step(held_out[:4])
+    assert not trainer.refit(held_out, until=math.inf)
+    assert trainer.heads is heads
+
+
+def test_a_refitted_table_is_what_is_saved_and_its_manifest_says_so(tiny_model_dir, skill_config, examples, tmp_path):
+    """The refit follows the warm start only while its checkpoint is kept (the joint step did not
+    beat it on dev); the manifest says the dev figures were read before the refit, and the table
+    on disk reads as the refitted one did."""
+    from bot.model.runtime import Runtime
+    from bot.tuning.tune import REFIT_ESTIMATE
+
+    base = load_base_model(str(tiny_model_dir), dtype="float32")
+    result = tune_table(base, skill_config, examples, model_dir=str(tiny_model_dir), out_dir=tmp_path / "table",
+                        settings=TuningConfig(steps=1, batch_size=4, dev_fraction=0.25, virtual_tokens=2,
+                                              warm_start=0.5, head_learning_rate=0.01), progress=False)
+    (_, untrained), (_, warm), (_, joint) = result.dev_history
+    refitted = read_manifest(tmp_path / "table").dev.estimate == REFIT_ESTIMATE
+    assert refitted == (joint <= warm)
+    runtime = Runtime(base)
+    loaded = load_table(tmp_path / "table", fingerprint=base.fingerprint, width=32, config=skill_config)
+    read = lambda table: [r.frame for r in TunedReader(runtime, skill_config, table).read(TEXTS)]
+    assert read(loaded) == read(result.table)
