@@ -110,7 +110,10 @@ class TuningConfig(_Strict):
     # hidden states the heads read (0 = embeddings, -1 = last layer; -19 is layer 12 of 30;
     # layers above the deepest one read are never run)
     read_layers: list[int] = Field(default_factory=lambda: [-19], min_length=1)
-    echo: bool = True  # give the turn twice and read the second copy: every token of it has seen the whole turn
+    # give the turn twice and read the second copy: every token of it has seen the whole turn. None:
+    # only for a skill with slots (an intent reads as well from one copy, at half the tokens: the
+    # turn mean of layer 12 with echo and without, SNIPS 96.6 / 96.7, HWU64 88.3 / 87.8, CLINC150 94.3 / 94.2)
+    echo: bool | None = None
     word: WordState = WordState.mean  # a word's state for the tag head: the mean of its tokens' (or the first's)
     context: int = Field(default=128, ge=0, le=512)  # bidirectional GRU over the words before the tag head (0: none)
     word_dropout: float = Field(default=0.2, ge=0.0, lt=1.0)  # dropout on the word states while training

@@ -76,7 +76,7 @@ class ReadoutTrainer:
         if self.kind == TableKind.deep:
             self._init_deep_from_text(prompt_prefix(skill, PromptMode.zero_shot, []))
         spec = ReadoutSpec(intents=skill.intent_names, tags=tag_names(skill.slot_names),
-                           layers=self.runtime.resolve_layers(settings.read_layers), echo=settings.echo,
+                           layers=self.runtime.resolve_layers(settings.read_layers), echo=_echo(settings, skill),
                            word=settings.word.value, context=settings.context, pool=settings.pool.value)
         self.heads = ReadoutHeads(spec, self.runtime.width, dropout=settings.word_dropout).to(self.runtime.device)
         self.optimiser = torch.optim.AdamW(
@@ -299,6 +299,11 @@ def _peft_config(settings: TuningConfig, skill: SkillConfig, model_dir: str) -> 
         return PromptEncoderConfig(encoder_hidden_size=256, **common)
     return PromptTuningConfig(prompt_tuning_init=PromptTuningInit.TEXT, tokenizer_name_or_path=model_dir,
                               prompt_tuning_init_text=prompt_prefix(skill, PromptMode.zero_shot, []), **common)
+
+
+def _echo(settings: TuningConfig, skill: SkillConfig) -> bool:
+    """Echo as set, or (unset) where there are slots to tag: the tag head needs the right side."""
+    return settings.echo if settings.echo is not None else bool(skill.slot_names)
 
 
 def _frozen_copy(model: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:

@@ -301,3 +301,16 @@ def test_a_refitted_table_is_what_is_saved_and_its_manifest_says_so(tiny_model_d
     loaded = load_table(tmp_path / "table", fingerprint=base.fingerprint, width=32, config=skill_config)
     read = lambda table: [r.frame for r in TunedReader(runtime, skill_config, table).read(TEXTS)]
     assert read(loaded) == read(result.table)
+
+
+def test_echo_unset_means_echo_only_for_a_skill_with_slots(tiny_model_dir, make_skill):
+    """An intent reads as well from one copy of the turn, at half the tokens; tags need the echo."""
+    from bot.model.training import ReadoutTrainer
+
+    base = load_base_model(str(tiny_model_dir), dtype="float32")  # peft wraps it: not the shared one
+    slotless = make_skill(slots=[], intents=[{"name": "greet"}, {"name": "bye"}])
+    for config, echo in ((make_skill(), True), (slotless, False)):
+        trainer = ReadoutTrainer(base, config, TuningConfig(virtual_tokens=2), str(tiny_model_dir))
+        assert trainer.heads.spec.echo is echo
+    forced = ReadoutTrainer(base, slotless, TuningConfig(virtual_tokens=2, echo=True), str(tiny_model_dir))
+    assert forced.heads.spec.echo is True
