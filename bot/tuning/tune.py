@@ -66,12 +66,13 @@ def tune_table(base: BaseModel, skill: SkillConfig, examples: Sequence[Example],
     began = time.perf_counter()
     history: list[tuple[int, float]] = []
     refit = settings.refit and settings.warm_start > 0 and bool(dev)
-    table, steps, losses, warm = _train(trainer, trainer.items(train), dev, settings, progress, history,
+    train_items = trainer.items(train)
+    table, steps, losses, warm = _train(trainer, train_items, dev, settings, progress, history,
                                         refit_items=len(dev) if refit else 0)
     table = calibrated(table, trainer.runtime, skill, dev)
     figures = dev_figures(dev, _read(trainer, skill, table, dev)) if dev else DevFigures()
     deadline = time.monotonic() + settings.max_minutes * 60 - (time.perf_counter() - began)
-    if refit and trainer.refit(trainer.items(dev), until=deadline):
+    if refit and trainer.refit(train_items, trainer.items(dev), until=deadline):
         table = with_temperature(trainer.snapshot(table.version), table.spec.temperature)  # as fitted on dev
         figures = figures.model_copy(update={"estimate": REFIT_ESTIMATE})
     result = TuningResult(table=table, steps=steps, seconds=time.perf_counter() - began, dev=figures, losses=losses,
@@ -112,9 +113,9 @@ class _Best:
 def _train(trainer: ReadoutTrainer, items: list[TrainingItem], dev: list[Example], settings: TuningConfig,
            progress: bool, history: list[tuple[int, float]], *, refit_items: int = 0
            ) -> tuple[Table, int, list[float], int]:
-    """Fit the heads on cached states, then step prompt and heads until the step cap, the time cap
-    (less what refitting the heads on `refit_items` more examples will take, as the warm start
-    timed it) or `patience` dev checks without a better frame score. Dev is read before anything
+    """Fit the heads on cached states, then step the prompt until the step cap, the time cap (less
+    what refitting the heads with `refit_items` more examples will take, as the warm start timed
+    it) or `patience` dev checks without a better frame score. Dev is read before anything
     is trained and after the warm start too, so `history` shows what each phase bought."""
     began, losses, step, warm = time.perf_counter(), [], 0, 0
     deadline = began + settings.max_minutes * 60
@@ -129,9 +130,10 @@ def _train(trainer: ReadoutTrainer, items: list[TrainingItem], dev: list[Example
                                on_cached=lambda n: bar.advance(reading, n))
             if dev:
                 best.check(0)
-            if refit_items:
-                share = 1 + refit_items / max(1, warm)
-                deadline -= trainer.fit_seconds * share + trainer.seconds_per_cached * refit_items
+            if refit_items:  # what the refit takes, reading every example again, at most half of what is left
+                need = (trainer.fit_seconds * (1 + refit_items / max(1, warm))
+                        + trainer.seconds_per_cached * (len(items) + refit_items))
+                deadline -= min(need, (deadline - time.perf_counter()) / 2)
         task = bar.add_task(f"tuning {trainer.skill.name}", total=settings.steps, loss=float("nan"), dev="-")
         for step, batch in enumerate(_batches(items, min(settings.batch_size, len(items)), settings.seed), 1):
             losses.append(trainer.step(batch))

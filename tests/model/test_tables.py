@@ -247,7 +247,7 @@ def _warm_trainer(tiny_model_dir, skill_config, examples):
     trainer = ReadoutTrainer(base, skill_config, settings, str(tiny_model_dir))
     train, held_out = trainer.items(examples[::2]), trainer.items(examples[1::2])
     trainer.warm_start(train, cache_until=math.inf, train_until=math.inf)
-    return trainer, held_out
+    return trainer, train, held_out
 
 
 def _intent_hits(trainer, skill_config, examples) -> int:
@@ -260,43 +260,55 @@ def test_refit_teaches_the_heads_the_held_out_examples_too(tiny_model_dir, skill
     than the heads that never saw them; the prompt is left as it was."""
     import math
 
-    trainer, held_out = _warm_trainer(tiny_model_dir, skill_config, examples)
+    trainer, train, held_out = _warm_trainer(tiny_model_dir, skill_config, examples)
     prompt = trainer.weights().detach().clone()
     before = _intent_hits(trainer, skill_config, examples[1::2])
-    assert trainer.refit(held_out, until=math.inf)
+    assert read_by_refit(trainer, train, held_out) == len(held_out)  # the rest were cached
     assert _intent_hits(trainer, skill_config, examples[1::2]) > before
     assert torch.equal(trainer.weights().detach(), prompt)
 
 
-def test_no_refit_once_the_joint_phase_moved_the_prompt_or_past_the_deadline(tiny_model_dir, skill_config, examples):
-    """The cached states belong to the starting prompt: after a joint step they are stale, and the
-    heads stay; so they do when time is up before the refit could finish."""
-    import math
+def test_prompt_steps_hold_the_warm_heads_and_a_refit_reads_the_states_again(tiny_model_dir, skill_config, examples):
+    """After a warm start a step moves the prompt, not the heads; the cached states are then stale,
+    so the refit reads every example again under the new prompt; past its deadline it leaves
+    the heads alone."""
     import time
 
-    trainer, held_out = _warm_trainer(tiny_model_dir, skill_config, examples)
-    heads = trainer.heads
-    assert not trainer.refit(held_out, until=time.monotonic())
-    assert trainer.heads is heads
+    trainer, train, held_out = _warm_trainer(tiny_model_dir, skill_config, examples)
+    heads = {k: v.clone() for k, v in trainer.heads.state_dict().items()}
+    prompt = trainer.weights().detach().clone()
     trainer.step(held_out[:4])
-    assert not trainer.refit(held_out, until=math.inf)
-    assert trainer.heads is heads
+    assert not torch.equal(trainer.weights().detach(), prompt)
+    assert all(torch.equal(v, heads[k]) for k, v in trainer.heads.state_dict().items())
+    kept = trainer.heads
+    assert not trainer.refit(train, held_out, until=time.monotonic())
+    assert trainer.heads is kept
+    assert read_by_refit(trainer, train, held_out) == len(train) + len(held_out)
+    assert trainer.heads is not kept
+
+
+def read_by_refit(trainer, train, held_out) -> int:
+    """How many examples' states a refit reads through the model."""
+    import math
+
+    read, cache = [], trainer._cache_features
+    trainer._cache_features = lambda items, until, report: read.extend(items) or cache(items, until, report)
+    assert trainer.refit(train, held_out, until=math.inf)
+    del trainer._cache_features
+    return len(read)
 
 
 def test_a_refitted_table_is_what_is_saved_and_its_manifest_says_so(tiny_model_dir, skill_config, examples, tmp_path):
-    """The refit follows the warm start only while its checkpoint is kept (the joint step did not
-    beat it on dev); the manifest says the dev figures were read before the refit, and the table
-    on disk reads as the refitted one did."""
+    """With a warm start and a dev split the heads are refitted on every example at the end; the
+    manifest says the dev figures were read before, and the table on disk reads as the refitted one."""
     from bot.model.runtime import Runtime
     from bot.tuning.tune import REFIT_ESTIMATE
 
     base = load_base_model(str(tiny_model_dir), dtype="float32")
     result = tune_table(base, skill_config, examples, model_dir=str(tiny_model_dir), out_dir=tmp_path / "table",
-                        settings=TuningConfig(steps=1, batch_size=4, dev_fraction=0.25, virtual_tokens=2,
+                        settings=TuningConfig(steps=2, batch_size=4, dev_fraction=0.25, virtual_tokens=2,
                                               warm_start=0.5, head_learning_rate=0.01), progress=False)
-    (_, untrained), (_, warm), (_, joint) = result.dev_history
-    refitted = read_manifest(tmp_path / "table").dev.estimate == REFIT_ESTIMATE
-    assert refitted == (joint <= warm)
+    assert read_manifest(tmp_path / "table").dev.estimate == REFIT_ESTIMATE
     runtime = Runtime(base)
     loaded = load_table(tmp_path / "table", fingerprint=base.fingerprint, width=32, config=skill_config)
     read = lambda table: [r.frame for r in TunedReader(runtime, skill_config, table).read(TEXTS)]
