@@ -72,13 +72,20 @@ def tune_table(base: BaseModel, skill: SkillConfig, examples: Sequence[Example],
     table = calibrated(table, trainer.runtime, skill, dev)
     figures = dev_figures(dev, _read(trainer, skill, table, dev)) if dev else DevFigures()
     deadline = time.monotonic() + settings.max_minutes * 60 - (time.perf_counter() - began)
-    if refit and trainer.refit(train_items, trainer.items(dev), until=deadline):
+    if refit and _refit(trainer, train_items, trainer.items(dev), deadline, progress):
         table = with_temperature(trainer.snapshot(table.version), table.spec.temperature)  # as fitted on dev
         figures = figures.model_copy(update={"estimate": REFIT_ESTIMATE})
     result = TuningResult(table=table, steps=steps, seconds=time.perf_counter() - began, dev=figures, losses=losses,
                           dev_history=history, warm_examples=warm)
     _save(trainer, result, Path(out_dir), base, settings, data_hash(examples))
     return result
+
+
+def _refit(trainer: ReadoutTrainer, train: list[TrainingItem], dev: list[TrainingItem], until: float,
+           progress: bool) -> bool:
+    with _progress(progress) as bar:
+        bar.add_task("fitting the heads again, dev examples included", total=None, loss=float("nan"), dev="-")
+        return trainer.refit(train, dev, until=until)
 
 
 def _batches(items: list[TrainingItem], size: int, seed: int) -> Iterator[list[TrainingItem]]:
