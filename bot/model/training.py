@@ -133,9 +133,9 @@ class ReadoutTrainer:
         read again. Past `until` the heads stay as they were (a cut schedule leaves them
         half-trained). Returns whether the heads changed."""
         fresh = self._cached_under is not None and torch.equal(self.weights().detach(), self._cached_under)
-        to_read = list(dev) if fresh else [*train, *dev]
-        cached = (self._cached if fresh else []) + self._cache_features(to_read, until, lambda n: None)
-        if len(cached) < (len(self._cached) if fresh else len(train)) + len(dev) or time.monotonic() >= until:
+        known, to_read = (self._cached, list(dev)) if fresh else ([], [*train, *dev])
+        cached = known + self._cache_features(to_read, until, lambda n: None)
+        if len(cached) < len(known) + len(to_read) or time.monotonic() >= until:
             return False
         kept = self.heads
         torch.manual_seed(self.settings.seed)
