@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DEFAULT_FILLER_WORDS", "DialogueSettings"]
+__all__ = ["DEFAULT_CORRECTION_WORDS", "DEFAULT_FILLER_WORDS", "DialogueSettings"]
 
 # Words that carry no request of their own: a turn of only these and slot values ("and tomorrow?",
 # "what about in madrid", "no wait, wednesday") is an answer, a correction or a follow-up.
@@ -18,6 +18,14 @@ DEFAULT_FILLER_WORDS = (
     "meant", "no", "now", "of", "oh", "ok", "okay", "on", "or", "please", "rather", "same", "so",
     "sorry", "that", "the", "then", "there", "to", "try", "um", "wait", "what", "what's", "whats",
     "with", "yes",
+)
+
+# Phrases that mark a turn as a change of mind ("no, 8 am", "actually make it 8:15"): such a turn
+# of only slot values of the last request's intent corrects that request, whatever intent the
+# skill reads from it (there are no intent words in it to read). Their words count as fillers.
+DEFAULT_CORRECTION_WORDS = (
+    "actually", "change it", "i mean", "i meant", "instead", "make it", "make that", "no", "rather",
+    "sorry",
 )
 
 
@@ -38,6 +46,8 @@ the providers (weather, music) the shipped skills' actions call."""
     # a turn of only slots counts as a follow-up of a request completed this many turns ago or fewer
     follow_up_turns: int = Field(default=2, ge=0)
     filler_words: tuple[str, ...] = DEFAULT_FILLER_WORDS
+    # a turn with one of these is a correction (policy footnote (i)); () = only the intent read decides
+    correction_words: tuple[str, ...] = DEFAULT_CORRECTION_WORDS
     # a turn whose letters are less than this share Latin is not one the model can read
     min_latin_share: float = Field(default=0.5, ge=0.0, le=1.0)
     # turns in a row that go elsewhere and still get the pending question again; the next one drops
@@ -55,3 +65,9 @@ the providers (weather, music) the shipped skills' actions call."""
         "symbols": "I can't read emoji or symbols on their own; could you say it in words?",
         "script": "Sorry, I can only read English for now. Could you say that in English?",
     })
+
+    @property
+    def fillers(self) -> tuple[str, ...]:
+        """What a turn of only slot values may say besides them: the filler words and the words of
+        the correction phrases ("scratch that, 8 am" needs no "scratch" among the fillers)."""
+        return (*self.filler_words, *(word for phrase in self.correction_words for word in phrase.split()))

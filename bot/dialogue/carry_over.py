@@ -3,7 +3,8 @@
 "and tomorrow?" after "what's the weather in paris" keeps the place and adds the day. A turn is
 such a follow-up when, once the slot values read from it are taken out, only filler words remain
 ("and", "what about", "in", ...; the list is a setting). The same test tells an answer or a
-correction ("no wait, wednesday") from a new request while a question is pending.
+correction ("no wait, wednesday") from a new request while a question is pending. A correction cue ("no",
+"actually", "make it") says the turn changes the request before it, whatever intent it reads as.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-__all__ = ["describe_changes", "only_slots"]
+__all__ = ["describe_changes", "only_slots", "says_any"]
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 
@@ -25,6 +26,15 @@ def only_slots(text: str, slots: Mapping[str, str], fillers: Iterable[str]) -> b
         rest = rest.replace(value.lower(), " ")
     allowed = {word.lower() for word in fillers}
     return all(word in allowed for word in _WORD.findall(rest))
+
+
+def says_any(text: str, phrases: Iterable[str]) -> bool:
+    """True if the turn has one of the phrases as whole words ("no, 8 am" has "no"; "know" has not)."""
+    said = [word.lower() for word in _WORD.findall(text)]
+    for phrase in {tuple(phrase.lower().split()) for phrase in phrases}:
+        if phrase and any(tuple(said[i:i + len(phrase)]) == phrase for i in range(len(said) - len(phrase) + 1)):
+            return True
+    return False
 
 
 def describe_changes(before: Mapping[str, str], after: Mapping[str, str]) -> str:

@@ -100,7 +100,7 @@ class Moves:
         if reading is None:
             return self._advance(state, skill, turn, None)
         fills_asked = state.waiting_for in reading.slots
-        answer_only = only_slots(turn.text, reading.slots, self.policy.filler_words)  # "6 am"
+        answer_only = only_slots(turn.text, reading.slots, self.policy.fillers)  # "6 am"
         switches = (reading.intent != state.active_intent and not answer_only
                     and reading.confidence >= self.policy.switch_confidence)
         if switches:

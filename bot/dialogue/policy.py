@@ -7,9 +7,9 @@ holds decides. P is the skill whose question is pending, S another skill.
 | 2  | is a cancel phrase, but for fillers and P's name (g)        | cancel         | drops P's request (b) |
 | 3  | is routed to P                                              | keep           | P's reading applies (c) |
 | 4  | router not sure of an S nor of out of scope; P reads the asked slot or only slot values (d) | keep | P's reading applies |
-| 4b | router not sure of an S; only slot values of P's pending intent (h), out of scope or not | keep | P's reading applies |
+| 4b | router not sure of an S; only slot values of P's pending intent (h, i), out of scope or not | keep | P's reading applies |
 | 5  | router sure of an S (>= switch_confidence)                  | digress        | S serves it; P's question again (e) |
-| 5b | only slot values of the last request's intent, not P's (f)  | follow_up      | that request, changed; P's question again (e) |
+| 5b | only slot values of the intent of S's last request (f, i)   | follow_up      | that request, changed; P's question again (e) |
 | 6  | anything else (out of scope, unsure router)                 | not_understood | fallback; P's question again |
 
 With nothing pending:
@@ -17,7 +17,7 @@ With nothing pending:
 | #  | the turn                                                    | move           | the bot         |
 |----|-------------------------------------------------------------|----------------|-----------------|
 | 7  | cannot be read (a)                                          | unreadable     | says so         |
-| 8  | only slot values of the last request's intent (f)           | follow_up      | that request, changed; says what changed |
+| 8  | only slot values of the last request's intent (f, i)        | follow_up      | that request, changed; says what changed |
 | 9  | is routed to a skill                                        | start          | that skill reads and answers |
 | 10 | is out of scope                                             | fallback       | the fallback reply |
 
@@ -30,14 +30,25 @@ With nothing pending:
 (e) at once if S's request completes; if S asks a slot, P waits suspended until S is done.
     "P's question again" (rows 1, 5, 6) happens after at most `max_reasks` turns in a row that went
     elsewhere; the next such turn drops P's request and says so (`dropped_reply`).
-(f) completed at most `follow_up_turns` turns ago, read at `answer_confidence` or more.
+(f) completed at most `follow_up_turns` turns ago, read at `answer_confidence` or more by its skill,
+    as that intent (i); only the slots of that intent are kept. "what's on friday" after a calendar
+    removal is read as calendar_query: a query, not a follow-up removing friday's events.
 (g) "never mind", "no, cancel that alarm" (filler words, P's skill name, "request"); not "cancel my 6 am alarm".
 (h) P's reading of the pending intent at `answer_confidence` or more, and the turn nothing but its
     slot values and filler words (carry_over.only_slots): an answer or a change of mind ("quarter past
     six", "actually make it tuesday"), which the router, trained on whole requests, often calls out
     of scope. Only a router sure of another skill outweighs it. A reading of another of P's intents
-    is not enough here ("ok thanks" read as calendar_remove with event_name=thanks), nor a turn with
-    words of its own ("what's the capital of france" read with time=france): a sure out of scope wins.
+    is not enough here without a correction cue (i) ("ok thanks" read as calendar_remove with
+    event_name=thanks), nor a turn with words of its own ("what's the capital of france" read with
+    time=france): a sure out of scope wins.
+(i) A turn with a correction cue (`correction_words`: "no", "actually", "make it", "i meant", ...;
+    their words count as filler words) counts as of the intent it corrects (the pending one in 4b,
+    the last request's in 5b and 8) whatever intent the skill reads: it has no intent words to read.
+    "no, 8 am" right after "set an alarm for 7:30 am", read as alarm_remove time=8 am, moves the
+    alarm ("You have no alarm at 8 am" before). Without a cue the intent read must match. A request
+    that got "no such alarm" is still the last request: the next correction changes what the bot
+    just answered ("remove the 8 am alarm" -> none -> "no, 7:30"). `correction_words: []`
+    turns the cue off.
 
 Thresholds are `DialogueSettings` (bot/config/dialogue.py). Model calls are lazy and made at most
 once per skill per turn: row 2 costs none, rows 3-6 one route and one read. At the turn's first
@@ -54,7 +65,7 @@ from enum import Enum
 
 from bot.config import SkillConfig
 from bot.config.dialogue import DialogueSettings
-from bot.dialogue.carry_over import only_slots
+from bot.dialogue.carry_over import only_slots, says_any
 from bot.dialogue.lazy import cached_property
 from bot.dialogue.readable import unreadable
 from bot.dialogue.tracking import is_cancel, valid_frame
@@ -132,7 +143,7 @@ class Situation:
     def cancel_also(self) -> tuple[str, ...]:
         """Words a cancel phrase may come with: fillers and the pending request's own name."""
         name = self.pending.name if self.pending else ""
-        return (*self.settings.filler_words, name, name.removesuffix("s"), name + "s", "request")
+        return (*self.settings.fillers, name, name.removesuffix("s"), name + "s", "request")
 
     def router_sure_of_other(self) -> bool:
         """The router names a skill other than the pending one, with `switch_confidence` or more."""
@@ -155,14 +166,24 @@ class Situation:
         if reading is None:
             return False
         fills_asked = reading.intent == self.state.active_intent and self.state.waiting_for in reading.slots
-        return fills_asked or only_slots(self.text, reading.slots, self.settings.filler_words)
+        return fills_asked or only_slots(self.text, reading.slots, self.settings.fillers)
 
     def only_slots_of_pending(self) -> bool:
         """The turn is only slot values of the pending intent, as the pending skill reads it (h): an
         answer or a correction, whatever the router says short of another skill."""
         reading = self._pending_reading()
-        return (reading is not None and reading.intent == self.state.active_intent
-                and only_slots(self.text, reading.slots, self.settings.filler_words))
+        return (reading is not None and self._of_intent(reading, self.state.active_intent or "")
+                and only_slots(self.text, reading.slots, self.settings.fillers))
+
+    @cached_property
+    def corrects(self) -> bool:
+        """The turn carries a correction cue ("no, 8 am", "actually make it 8:15"): footnote (i)."""
+        return says_any(self.text, self.settings.correction_words)
+
+    def _of_intent(self, reading: Frame, intent: str) -> bool:
+        """The reading counts as one of `intent`: it is, or the turn is a correction (i), whose intent
+        read is a guess (it has no intent words: "no, 8 am" was read as alarm_remove)."""
+        return reading.intent == intent or self.corrects
 
     def _pending_reading(self) -> Frame | None:
         """The pending skill's reading of the turn, if at `answer_confidence` or more."""
@@ -190,14 +211,14 @@ class Situation:
         if last is None or self._follow_up_skill() is None:
             return None
         reading = self.read(last.skill)
-        if reading is None or reading.intent != last.intent:  # "what's on friday" after a removal
+        if reading is None or reading.confidence < self.settings.answer_confidence:  # "hmm" as a song at 0.40
             return None
-        if reading.confidence < self.settings.answer_confidence:  # "hmm" read as a song at 0.40
+        if not self._of_intent(reading, last.intent):  # "what's on friday" after a removal: a query
             return None
         allowed = set(self.skills[last.skill].intent_slots.get(last.intent, ()))
         slots = {k: v for k, v in reading.slots.items() if k in allowed}
-        return reading.model_copy(update={"slots": slots}) if only_slots(
-            self.text, slots, self.settings.filler_words) else None
+        return reading.model_copy(update={"intent": last.intent, "slots": slots}) if only_slots(
+            self.text, slots, self.settings.fillers) else None
 
 
 Rule = tuple[Move, Callable[[Situation], object]]

@@ -128,6 +128,38 @@ def test_a_follow_up_moves_the_alarm_it_changes(ann) -> None:
     assert ann.say("which alarms") == "You have one alarm: 8 am."
 
 
+def test_a_change_of_mind_read_as_a_removal_moves_the_alarm() -> None:
+    """"no, 8 am" right after the alarm was set, read as alarm_remove (as the shipped table did),
+    answered "You have no alarm at 8 am"; then "actually make it 8 am" set a second alarm."""
+    misread = Rule(rf"^(no|actually),? (make it )?{T}$", "alarm", "alarm_remove", confidence=0.8)
+    ann = User(DialogueManager(SKILLS, ScriptedUnderstanding([misread, *RULES]), MemoryStore()))
+    assert ann.say("alarm at 7:30 am") == "Alarm set for 7:30 am."
+    assert ann.say("no, 8 am") == ("Updated your last request (time: 7:30 am → 8 am). "
+                                   "Alarm moved from 7:30 am to 8 am.")
+    assert ann.say("actually make it 8:15 am") == ("Updated your last request (time: 8 am → 8:15 am). "
+                                                   "Alarm moved from 8 am to 8:15 am.")
+    assert ann.say("which alarms") == "You have one alarm: 8:15 am."
+
+
+def test_a_correction_after_a_removal_that_found_nothing_corrects_the_removal(ann) -> None:
+    """A request whose action found nothing is still the last request: what the user corrects."""
+    ann.say("alarm at 7:30 am")
+    assert ann.say("remove the 8 am alarm") == "You have no alarm at 8 am. Your alarms: 7:30 am."
+    assert ann.say("no, 7:30 am") == ("Updated your last request (time: 8 am → 7:30 am). "
+                                      "Removed the alarm for 7:30 am.")
+    assert ann.say("which alarms") == "You have no alarms set."
+
+
+def test_a_query_without_a_cue_after_a_removal_stays_a_query(ann) -> None:
+    """"what's on friday" is only fillers and a date, but read as calendar_query: not a follow-up
+    of the removal before it (that would remove friday's events)."""
+    ann.say("add dentist on thursday")
+    ann.say("add lunch on friday")
+    assert ann.say("delete dentist from calendar") == "Removed dentist on thursday from your calendar."
+    assert ann.say("what's on friday") == "On your calendar for friday: lunch on friday."
+    assert ann.say("what's on") == "On your calendar: lunch on friday."
+
+
 def test_calendar_events_are_kept_listed_and_removed(ann) -> None:
     assert ann.say("add dentist on thursday") == "Added dentist on thursday to your calendar."
     ann.say("add lunch with sam on monday")

@@ -229,6 +229,18 @@ def test_row_4b_a_sure_out_of_scope_still_wins_over_other_readings(chat) -> None
     assert _move(strict, "7 am") is Move.not_understood
 
 
+def test_row_4b_a_correction_cue_outweighs_the_intent_read(chat) -> None:
+    """"sorry, 8 am" for "For what time?" read as list_alarms (no intent words in it) and called out
+    of scope: the cue makes it a correction of the pending request (i); "ok thanks" still is not."""
+    misread = Rule(rf"^(sorry|ok),? {TIME}$", "alarm", "list_alarms", confidence=0.8)
+    _routed(chat, {"sorry, 8 am": SURE_OUT, "ok 8 am": SURE_OUT}, extra=(misread,))
+    chat.say("alarm")
+    assert _move(chat, "ok 8 am") is Move.not_understood  # no cue: another intent's reading loses
+    assert _move(chat, "sorry, 8 am") is Move.keep
+    reply = chat.reply("sorry, 8 am")
+    assert (reply.text, reply.frame.intent, reply.frame.slots) == ("Alarm set for 8 am.", "set_alarm", {"time": "8 am"})
+
+
 def test_row_4b_a_router_sure_of_another_skill_still_digresses(chat) -> None:
     _routed(chat, {"7 am": Route("weather", 0.97)})
     chat.say("alarm")
@@ -367,6 +379,43 @@ def test_row_8_a_turn_with_a_request_of_its_own_is_no_follow_up(chat) -> None:
     chat.say("weather in paris tomorrow")
     assert _move(chat, "weather in oslo") is Move.start
     assert chat.say("weather in oslo") == "Weather in oslo."  # the date was not carried over
+
+
+MISREAD = Rule(rf"^(no|at|scratch that),? {TIME}$", "alarm", "list_alarms", confidence=0.8)  # no intent words
+
+
+def test_row_8_a_correction_follows_up_whatever_intent_is_read(chat) -> None:
+    """"no, 8 am" after "set an alarm for 7:30 am": the shipped alarm table read it as alarm_remove,
+    so the follow-up rule (same intent) let it through to a new request: "You have no alarm at 8 am"."""
+    _routed(chat, {}, extra=(MISREAD,))
+    chat.say("alarm at 7 am")
+    assert chat.understanding.read("alarm", "no, 8 am", ()).intent == "list_alarms"
+    assert _move(chat, "no, 8 am") is Move.follow_up
+    reply = chat.reply("no, 8 am")
+    assert reply.text == "Updated your last request (time: 7 am → 8 am). Alarm set for 8 am."
+    assert (reply.frame.intent, chat.state.last_request.intent) == ("set_alarm", "set_alarm")
+    assert chat.state.last_request.slots == {"time": "8 am"}
+
+
+def test_row_8_without_a_cue_another_intent_read_is_no_follow_up(chat) -> None:
+    """"at 8 am" read as list_alarms has only fillers and a value, but no cue: the intent read
+    decides (as "what's on friday" after a calendar removal is a query), so it is a new request."""
+    _routed(chat, {}, extra=(MISREAD,))
+    chat.say("alarm at 7 am")
+    assert _move(chat, "at 8 am") is Move.start
+    assert chat.say("at 8 am") == "Here are your alarms."
+    assert chat.state.last_request.intent == "list_alarms"
+
+
+def test_row_8_correction_words_are_a_setting_and_count_as_fillers() -> None:
+    off, own = Chat(correction_words=()), Chat(correction_words=("scratch that",))
+    for chat in (off, own):
+        _routed(chat, {}, extra=(MISREAD,))
+        chat.say("alarm at 7 am")
+    assert _move(off, "no, 8 am") is Move.start
+    assert "scratch" not in own.manager.policy.filler_words
+    assert _move(own, "scratch that, 8 am") is Move.follow_up
+    assert _move(own, "no, 8 am") is Move.start  # "no" is no longer a cue
 
 
 def test_row_9_the_router_picks_a_skill(chat) -> None:

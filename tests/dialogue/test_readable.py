@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config.dialogue import DEFAULT_FILLER_WORDS
-from bot.dialogue.carry_over import describe_changes, only_slots
+from bot.config.dialogue import DEFAULT_CORRECTION_WORDS, DEFAULT_FILLER_WORDS
+from bot.dialogue.carry_over import describe_changes, only_slots, says_any
 from bot.dialogue.readable import unreadable
 
 
@@ -38,6 +38,19 @@ def test_the_latin_share_is_a_setting() -> None:
 ])
 def test_only_slots(text, slots, expected) -> None:
     assert only_slots(text, slots, DEFAULT_FILLER_WORDS) is expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("no, 8 am", True), ("Actually make it 8:15", True), ("8 am instead", True), ("sorry i meant 9", True),
+    ("i don't know, 8 am", False),  # "know" is not "no"
+    ("and tomorrow?", False), ("what's on friday", False), ("make 8 am", False),  # "make it" is one phrase
+])
+def test_says_any_finds_a_correction_cue_as_whole_words(text, expected) -> None:
+    assert says_any(text, DEFAULT_CORRECTION_WORDS) is expected
+
+
+def test_the_correction_words_are_filler_words_too() -> None:
+    assert all(word in DEFAULT_FILLER_WORDS for phrase in DEFAULT_CORRECTION_WORDS for word in phrase.split())
 
 
 def test_describe_changes_names_new_and_changed_slots() -> None:
