@@ -47,6 +47,7 @@ the providers (weather, music) the shipped skills' actions call."""
     follow_up_turns: int = Field(default=2, ge=0)
     filler_words: tuple[str, ...] = DEFAULT_FILLER_WORDS
     # a turn with one of these is a correction (policy footnote (i)); () = only the intent read decides
+    # (in YAML quote "no": a bare no is false)
     correction_words: tuple[str, ...] = DEFAULT_CORRECTION_WORDS
     # a turn whose letters are less than this share Latin is not one the model can read
     min_latin_share: float = Field(default=0.5, ge=0.0, le=1.0)

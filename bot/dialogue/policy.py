@@ -8,6 +8,7 @@ holds decides. P is the skill whose question is pending, S another skill.
 | 3  | is routed to P                                              | keep           | P's reading applies (c) |
 | 4  | router not sure of an S nor of out of scope; P reads the asked slot or only slot values (d) | keep | P's reading applies |
 | 4b | router not sure of an S; only slot values of P's pending intent (h, i), out of scope or not | keep | P's reading applies |
+| 4c | a correction (i) of only slot values of P's pending intent, no S request to follow up (j) | keep | P's reading applies |
 | 5  | router sure of an S (>= switch_confidence)                  | digress        | S serves it; P's question again (e) |
 | 5b | only slot values of the intent of S's last request (f, i)   | follow_up      | that request, changed; P's question again (e) |
 | 6  | anything else (out of scope, unsure router)                 | not_understood | fallback; P's question again |
@@ -42,13 +43,18 @@ With nothing pending:
     event_name=thanks), nor a turn with words of its own ("what's the capital of france" read with
     time=france): a sure out of scope wins.
 (i) A turn with a correction cue (`correction_words`: "no", "actually", "make it", "i meant", ...;
-    their words count as filler words) counts as of the intent it corrects (the pending one in 4b,
-    the last request's in 5b and 8) whatever intent the skill reads: it has no intent words to read.
+    their words count as filler words) counts as of the intent it corrects (the pending one in 4b
+    and 4c, the last request's in 5b and 8) whatever intent the skill reads: it has no intent words to read.
     "no, 8 am" right after "set an alarm for 7:30 am", read as alarm_remove time=8 am, moves the
     alarm ("You have no alarm at 8 am" before). Without a cue the intent read must match. A request
     that got "no such alarm" is still the last request: the next correction changes what the bot
     just answered ("remove the 8 am alarm" -> none -> "no, 7:30"). `correction_words: []`
     turns the cue off.
+(j) Row 4b's case with the router sure of an S: "no, make that saturday" while an alarm for tomorrow
+    waits for its time (the alarm skill read date=saturday at 0.83, the shipped router calendar at
+    0.89: the calendar read calendar_remove date=saturday, which removes saturday's events). Not
+    while the turn can follow up S's request just served (row 5b): "no, in oslo" after a weather
+    digression is the weather's.
 
 Thresholds are `DialogueSettings` (bot/config/dialogue.py). Model calls are lazy and made at most
 once per skill per turn: row 2 costs none, rows 3-6 one route and one read. At the turn's first
@@ -196,6 +202,10 @@ class Situation:
         last = self.state.last_request
         return last is not None and (self.pending is None or last.skill != self.pending.name)
 
+    def follows_up_other(self) -> bool:
+        """The turn changes the last completed request, one not of the pending skill (row 5b)."""
+        return self.follow_up_of_other() and self.follow_up is not None
+
     def _follow_up_skill(self) -> str | None:
         """The last completed request's skill, if the turn may still be a follow-up of it (f)."""
         last = self.state.last_request
@@ -229,8 +239,9 @@ PENDING_RULES: tuple[Rule, ...] = (
     (Move.keep, lambda s: s.pending is not None and s.route.skill == s.pending.name),
     (Move.keep, lambda s: not s.router_sure_elsewhere() and s.answers_pending()),
     (Move.keep, lambda s: not s.router_sure_of_other() and s.only_slots_of_pending()),  # row 4b
+    (Move.keep, lambda s: s.corrects and s.only_slots_of_pending() and not s.follows_up_other()),  # 4c
     (Move.digress, lambda s: s.router_sure_of_other()),
-    (Move.follow_up, lambda s: s.follow_up is not None and s.follow_up_of_other()),  # "and in london?"
+    (Move.follow_up, lambda s: s.follows_up_other()),  # "and in london?"
     (Move.not_understood, lambda s: True),
 )
 

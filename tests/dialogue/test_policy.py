@@ -241,6 +241,25 @@ def test_row_4b_a_correction_cue_outweighs_the_intent_read(chat) -> None:
     assert (reply.text, reply.frame.intent, reply.frame.slots) == ("Alarm set for 8 am.", "set_alarm", {"time": "8 am"})
 
 
+def test_row_4c_a_correction_of_the_pending_request_outweighs_a_router_sure_of_another_skill(chat) -> None:
+    """"no, make that saturday" while an alarm waits for its time: the shipped router was sure of the
+    calendar (0.89), which read calendar_remove date=saturday, while the alarm read date=saturday."""
+    _routed(chat, {"no, 8 am": Route("calendar", 0.97), "8 am": Route("calendar", 0.97)})
+    chat.say("alarm")
+    assert _move(chat, "8 am") is Move.digress  # no cue: the router decides (row 5)
+    assert _move(chat, "no, 8 am") is Move.keep
+    assert chat.say("no, 8 am") == "Alarm set for 8 am."
+
+
+def test_row_4c_leaves_a_correction_of_the_digression_just_served_to_it(chat) -> None:
+    in_oslo = Rule(r"^no, in (?P<time>oslo)$", "alarm", "set_alarm", confidence=0.8)  # a misread
+    _routed(chat, {"no, in oslo": Route("weather", 0.97)}, extra=(in_oslo,))
+    chat.say("alarm")
+    chat.say("weather in paris")
+    assert _move(chat, "no, in oslo") is Move.digress
+    assert chat.say("no, in oslo") == "Weather in oslo. Back to your alarm request: For what time?"
+
+
 def test_row_4b_a_router_sure_of_another_skill_still_digresses(chat) -> None:
     _routed(chat, {"7 am": Route("weather", 0.97)})
     chat.say("alarm")
@@ -441,5 +460,5 @@ def test_the_settings_texts_are_used() -> None:
 
 def test_the_rule_tables_are_the_docstring_tables_in_order() -> None:
     assert [move for move, _ in PENDING_RULES] == [Move.unreadable, Move.cancel, Move.keep, Move.keep, Move.keep,
-                                                   Move.digress, Move.follow_up, Move.not_understood]
+                                                   Move.keep, Move.digress, Move.follow_up, Move.not_understood]
     assert [move for move, _ in IDLE_RULES] == [Move.unreadable, Move.follow_up, Move.start, Move.fallback]
