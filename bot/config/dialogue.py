@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DEFAULT_CORRECTION_WORDS", "DEFAULT_FILLER_WORDS", "DialogueSettings"]
+__all__ = ["DEFAULT_CORRECTION_WORDS", "DEFAULT_FILLER_WORDS", "DEFAULT_QUESTION_WORDS", "DialogueSettings"]
 
 # Words that carry no request of their own: a turn of only these and slot values ("and tomorrow?",
 # "what about in madrid", "no wait, wednesday") is an answer, a correction or a follow-up.
@@ -27,6 +27,10 @@ DEFAULT_CORRECTION_WORDS = (
     "actually", "change it", "i mean", "i meant", "instead", "make it", "make that", "no", "rather",
     "sorry",
 )
+
+# Words that make a turn a question: a question is a new request even with a correction cue
+# ("actually, what's on friday" after a removal asks; counted as a change of mind it would remove).
+DEFAULT_QUESTION_WORDS = ("how", "how's", "hows", "what", "what's", "whats", "when", "where", "which", "who")
 
 
 class DialogueSettings(BaseModel):
@@ -49,6 +53,8 @@ the providers (weather, music) the shipped skills' actions call."""
     # a turn with one of these is a correction (policy footnote (i)); () = only the intent read decides
     # (in YAML quote "no": a bare no is false)
     correction_words: tuple[str, ...] = DEFAULT_CORRECTION_WORDS
+    # ... unless it also has one of these: then it is a question, and the intent read decides
+    question_words: tuple[str, ...] = DEFAULT_QUESTION_WORDS
     # a turn whose letters are less than this share Latin is not one the model can read
     min_latin_share: float = Field(default=0.5, ge=0.0, le=1.0)
     # turns in a row that go elsewhere and still get the pending question again; the next one drops

@@ -48,7 +48,9 @@ With nothing pending:
     "no, 8 am" right after "set an alarm for 7:30 am", read as alarm_remove time=8 am, moves the
     alarm ("You have no alarm at 8 am" before). Without a cue the intent read must match. A request
     that got "no such alarm" is still the last request: the next correction changes what the bot
-    just answered ("remove the 8 am alarm" -> none -> "no, 7:30"). `correction_words: []`
+    just answered ("remove the 8 am alarm" -> none -> "no, 7:30"). A turn with a question word too
+    (`question_words`) is no correction: "actually, what's on friday" after a removal asks, and the
+    intent read decides (as a correction it would remove friday's events). `correction_words: []`
     turns the cue off.
 (j) Row 4b's case with the router sure of an S: "no, make that saturday" while an alarm for tomorrow
     waits for its time (the alarm skill read date=saturday at 0.83, the shipped router calendar at
@@ -183,8 +185,10 @@ class Situation:
 
     @cached_property
     def corrects(self) -> bool:
-        """The turn carries a correction cue ("no, 8 am", "actually make it 8:15"): footnote (i)."""
-        return says_any(self.text, self.settings.correction_words)
+        """The turn carries a correction cue ("no, 8 am", "actually make it 8:15") and asks nothing
+        ("actually, what's on friday" is a question): footnote (i)."""
+        return (says_any(self.text, self.settings.correction_words)
+                and not says_any(self.text, self.settings.question_words))
 
     def _of_intent(self, reading: Frame, intent: str) -> bool:
         """The reading counts as one of `intent`: it is, or the turn is a correction (i), whose intent

@@ -160,6 +160,15 @@ def test_a_query_without_a_cue_after_a_removal_stays_a_query(ann) -> None:
     assert ann.say("what's on") == "On your calendar: lunch on friday."
 
 
+def test_a_question_with_a_cue_after_a_removal_stays_a_question(ann) -> None:
+    """"actually, what's on friday" has a correction cue, but a question is a new request, not a
+    change of mind: counted as one, it would remove friday's events."""
+    ann.say("add dentist on thursday")
+    ann.say("add lunch on friday")
+    ann.say("delete dentist from calendar")
+    assert ann.say("actually, what's on friday") == "On your calendar for friday: lunch on friday."
+
+
 def test_calendar_events_are_kept_listed_and_removed(ann) -> None:
     assert ann.say("add dentist on thursday") == "Added dentist on thursday to your calendar."
     ann.say("add lunch with sam on monday")
