@@ -10,9 +10,9 @@ correction ("no wait, wednesday") from a new request while a question is pending
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
-__all__ = ["describe_changes", "only_slots", "says_any"]
+__all__ = ["describe_changes", "only_slots", "phrase_spans", "says_any"]
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 
@@ -30,11 +30,15 @@ def only_slots(text: str, slots: Mapping[str, str], fillers: Iterable[str]) -> b
 
 def says_any(text: str, phrases: Iterable[str]) -> bool:
     """True if the turn has one of the phrases as whole words ("no, 8 am" has "no"; "know" has not)."""
-    said = [word.lower() for word in _WORD.findall(text)]
+    return next(phrase_spans([word.lower() for word in _WORD.findall(text)], phrases), None) is not None
+
+
+def phrase_spans(said: list[str], phrases: Iterable[str]) -> Iterator[tuple[int, int]]:
+    """(start, end) of every place in the words `said` where one of the phrases stands whole."""
     for phrase in {tuple(phrase.lower().split()) for phrase in phrases}:
-        if phrase and any(tuple(said[i:i + len(phrase)]) == phrase for i in range(len(said) - len(phrase) + 1)):
-            return True
-    return False
+        for start in range(len(said) - len(phrase) + 1) if phrase else ():
+            if tuple(said[start:start + len(phrase)]) == phrase:
+                yield start, start + len(phrase)
 
 
 def describe_changes(before: Mapping[str, str], after: Mapping[str, str]) -> str:

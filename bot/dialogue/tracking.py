@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 
 from bot.config import IntentConfig, SkillConfig
+from bot.dialogue.carry_over import phrase_spans
 from bot.types import ConversationState, Frame, HistoryEntry, Request
 
 __all__ = ["REPLY_MEMORY", "begin", "clear_pending", "complete", "is_cancel", "left_behind", "missing_slot",
@@ -28,13 +29,7 @@ def is_cancel(text: str, words: Iterable[str], also: Iterable[str] = ()) -> bool
     the pending skill's name: "no, cancel that alarm"); not "cancel my 6 am alarm"."""
     said = re.sub(r"[^\w\s]", " ", text.lower()).split()
     allowed = {word.lower() for word in also}
-    for phrase in {tuple(word.lower().split()) for word in words}:
-        for start in range(len(said) - len(phrase) + 1):
-            if tuple(said[start:start + len(phrase)]) == phrase:
-                rest = said[:start] + said[start + len(phrase):]
-                if all(word in allowed for word in rest):
-                    return True
-    return False
+    return any(all(word in allowed for word in said[:start] + said[end:]) for start, end in phrase_spans(said, words))
 
 
 def valid_frame(frame: Frame, skill: SkillConfig) -> Frame | None:
