@@ -81,6 +81,9 @@ class SlotConfig(_Strict):
 
     name: str = Field(pattern=NAME_PATTERN)
     description: str = ""
+    # asked for, the answer's own words are the value when the skill tags none in it: a slot of free
+    # text (an event's name: "football practice", "lunch with sam") that no tagger can know all of
+    from_answer: bool = False
 
 
 class IntentConfig(_Strict):

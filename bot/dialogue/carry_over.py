@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 
-__all__ = ["describe_changes", "only_slots", "phrase_spans", "says_any"]
+__all__ = ["describe_changes", "only_slots", "phrase_spans", "says_any", "without_edge_fillers"]
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 
@@ -26,6 +26,14 @@ def only_slots(text: str, slots: Mapping[str, str], fillers: Iterable[str]) -> b
         rest = rest.replace(value.lower(), " ")
     allowed = {word.lower() for word in fillers}
     return all(word in allowed for word in _WORD.findall(rest))
+
+
+def without_edge_fillers(text: str, fillers: Iterable[str]) -> str:
+    """The turn as typed, less the filler words at its two ends ("just lunch with sam please" ->
+    "lunch with sam"): the words of an answer that is the value itself."""
+    allowed = {word.lower() for word in fillers}
+    kept = [word for word in _WORD.finditer(text) if word.group().lower() not in allowed]
+    return text[kept[0].start():kept[-1].end()] if kept else ""
 
 
 def says_any(text: str, phrases: Iterable[str]) -> bool:

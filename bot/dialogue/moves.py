@@ -96,7 +96,7 @@ class Moves:
         """The pending skill's reading applies: an answer, a correction, or another of its intents."""
         state = s.state
         skill = self.skills[state.active_skill or ""]  # the policy keeps only a pending turn
-        reading = s.read(skill.name)
+        reading = s.worded_answer or s.read(skill.name)
         if reading is None:
             return self._advance(state, skill, turn, None)
         fills_asked = state.waiting_for in reading.slots

@@ -5,8 +5,8 @@ holds decides. P is the skill whose question is pending, S another skill.
 |----|-------------------------------------------------------------|----------------|-----------------|
 | 1  | cannot be read (a)                                          | unreadable     | says so; P's question again |
 | 2  | is a cancel phrase, but for fillers and P's name (g)        | cancel         | drops P's request (b) |
-| 3  | is routed to P                                              | keep           | P's reading applies (c) |
-| 4  | router not sure of an S nor of out of scope; P reads the asked slot or only slot values (d) | keep | P's reading applies |
+| 3  | is routed to P                                              | keep           | P's reading applies (c, k) |
+| 4  | router not sure of an S nor of out of scope; P reads the asked slot or only slot values (d), or the turn is the asked slot's words (k) | keep | P's reading applies |
 | 4b | router not sure of an S; only slot values of P's pending intent (h, i), out of scope or not | keep | P's reading applies |
 | 4c | a correction (i) of only slot values of P's pending intent, no S request to follow up (j) | keep | P's reading applies |
 | 5  | router sure of an S (>= switch_confidence)                  | digress        | S serves it; P's question again (e) |
@@ -57,6 +57,14 @@ With nothing pending:
     0.89: the calendar read calendar_remove date=saturday, which removes saturday's events). Not
     while the turn can follow up S's request just served (row 5b): "no, in oslo" after a weather
     digression is the weather's.
+(k) The asked slot is `from_answer` (free text: calendar_set's event_name) and P tags no value of it:
+    the turn's own words, less fillers at its ends, are the value ("lunch with sam" for "What should
+    I put in your calendar?", tagged meal_type and person only; "football practice", read as
+    calendar_query at 0.84), and the slots P read of the pending intent are kept. Not a question
+    (`question_words`: "what's on friday"), nor a reading of another of P's intents with slot
+    values ("remove the dentist appointment"), nor a change of mind of only slot values, one of them
+    new for a slot the request has ("actually make it tuesday" on monday's request), nor a turn the router is sure is another skill's or
+    out of scope ("thanks" is no event). A turn of only fillers fills nothing.
 
 Thresholds are `DialogueSettings` (bot/config/dialogue.py). Model calls are lazy and made at most
 once per skill per turn: row 2 costs none, rows 3-6 one route and one read. At the turn's first
@@ -73,7 +81,7 @@ from enum import Enum
 
 from bot.config import SkillConfig
 from bot.config.dialogue import DialogueSettings
-from bot.dialogue.carry_over import only_slots, says_any
+from bot.dialogue.carry_over import only_slots, says_any, without_edge_fillers
 from bot.dialogue.lazy import cached_property
 from bot.dialogue.readable import unreadable
 from bot.dialogue.tracking import is_cancel, valid_frame
@@ -167,14 +175,40 @@ class Situation:
         return sure_out or self.router_sure_of_other()
 
     def answers_pending(self) -> bool:
-        """The pending skill's reading of the pending intent fills the asked slot, or the turn is only
-        slot values. A reading of another of its intents is no answer: "what's the weather in paris"
+        """The pending skill's reading of the pending intent fills the asked slot, the turn is only
+        slot values, or it is the asked slot's own words (k). A reading of another of its intents is no answer: "what's the weather in paris"
         read as alarm_query with time=paris must not list the alarms while one is being set."""
+        if self.worded_answer is not None:
+            return True
         reading = self._pending_reading()
         if reading is None:
             return False
         fills_asked = reading.intent == self.state.active_intent and self.state.waiting_for in reading.slots
         return fills_asked or only_slots(self.text, reading.slots, self.settings.fillers)
+
+    @cached_property
+    def worded_answer(self) -> Frame | None:
+        """The turn as the value of the asked slot, if that slot takes the answer's words
+        (`from_answer`) and the pending skill tags none in it: footnote (k)."""
+        asked, intent = self.state.waiting_for, self.state.active_intent
+        if (self.pending is None or not asked or not intent or says_any(self.text, self.settings.question_words)
+                or asked not in {slot.name for slot in self.pending.slots if slot.from_answer}):
+            return None
+        reading = self.read(self.pending.name)
+        if reading is not None and (asked in reading.slots or (reading.intent != intent and reading.slots)
+                                    or self._changes_given_slot(reading)):
+            return None  # an answer the tagger read, a request of its own ("remove the dentist"), a change of mind
+        value = without_edge_fillers(self.text, self.settings.fillers)
+        kept = reading.slots if reading is not None and reading.intent == intent else {}
+        confidence = reading.confidence if reading is not None else 0.0
+        return Frame(intent=intent, slots={**kept, asked: value}, confidence=confidence) if value else None
+
+    def _changes_given_slot(self, reading: Frame) -> bool:
+        """The turn is only slot values, one of them a new value of a slot the request has: a change
+        of mind ("actually make it tuesday" for a request on monday), not the asked slot's words."""
+        given = self.state.slots
+        return (any(given.get(name) not in (None, value) for name, value in reading.slots.items())
+                and only_slots(self.text, reading.slots, self.settings.fillers))
 
     def only_slots_of_pending(self) -> bool:
         """The turn is only slot values of the pending intent, as the pending skill reads it (h): an

@@ -37,10 +37,10 @@ SKILLS = {s["name"]: SkillConfig.model_validate(s) for s in [
 
 
 class Chat:
-    def __init__(self, **settings: object) -> None:
+    def __init__(self, skills: dict[str, SkillConfig] = SKILLS, **settings: object) -> None:
         self.understanding = ScriptedUnderstanding(RULES)
         # the rules' 0.6 stands for an unsure guess: these tests set the bar above it
-        self.manager = DialogueManager(SKILLS, self.understanding, MemoryStore(),
+        self.manager = DialogueManager(skills, self.understanding, MemoryStore(),
                                        policy=DialogueSettings(**{"switch_confidence": 0.8, **settings}))
 
     def say(self, text: str) -> str:
@@ -61,7 +61,8 @@ def chat() -> Chat:
 
 def _move(chat: Chat, text: str) -> Move:
     state = chat.state
-    return decide(Situation(text=text, state=state, history=(), skills=SKILLS, understanding=chat.understanding,
+    return decide(Situation(text=text, state=state, history=(), skills=chat.manager.skills,
+                            understanding=chat.understanding,
                             settings=chat.manager.policy, cancel_words=chat.manager.cancel_words,
                             pending=chat.manager._pending_skill(state)))
 
@@ -264,6 +265,60 @@ def test_row_4b_a_router_sure_of_another_skill_still_digresses(chat) -> None:
     _routed(chat, {"7 am": Route("weather", 0.97)})
     chat.say("alarm")
     assert _move(chat, "7 am") is Move.digress
+
+
+WORDED_CALENDAR = SkillConfig.model_validate({
+    "name": "calendar", "slots": [{"name": "event_name", "from_answer": True}, {"name": "date"}, {"name": "person"}],
+    "intents": [{"name": "add_event", "required_slots": ["event_name"], "response": "Added {event_name}.",
+                 "questions": {"event_name": "What should I add?"}},
+                {"name": "remove_event", "response": "Removed {event_name}."},
+                {"name": "list_events", "response": "Your events."}]})
+
+
+def _worded(routes: dict[str, Route]) -> Chat:
+    """The calendar's event_name takes the answer's own words (`from_answer`), footnote (k)."""
+    chat = _routed(Chat({**SKILLS, "calendar": WORDED_CALENDAR}), routes, extra=(
+        Rule(r"lunch with (?P<person>sam)", "calendar", "add_event", confidence=0.74),
+        Rule(r"football practice", "calendar", "list_events", confidence=0.84),
+        Rule(r"remove the (?P<event_name>dentist)", "calendar", "remove_event", confidence=0.9),
+        Rule(r"make it (?P<date>tuesday)", "calendar", "add_event", confidence=0.8)))
+    assert chat.say("calendar for monday") == "What should I add?"
+    return chat
+
+
+@pytest.mark.parametrize(("text", "slots"), [
+    ("lunch with sam", {"date": "monday", "person": "sam", "event_name": "lunch with sam"}),  # row 3, no event tagged
+    ("just football practice please", {"date": "monday", "event_name": "football practice"}),  # another intent, no slots
+    ("Buy Milk!", {"date": "monday", "event_name": "Buy Milk"}),  # row 4: nothing read, the router unsure
+])
+def test_row_3_and_4_a_free_text_slot_takes_the_answers_own_words(text, slots) -> None:
+    chat = _worded({"Buy Milk!": Route(None, 0.3)})
+    assert _move(chat, text) is Move.keep
+    reply = chat.reply(text)
+    assert (reply.text, reply.frame.intent, reply.frame.slots) == (f"Added {slots['event_name']}.", "add_event", slots)
+    assert chat.state.waiting_for is None
+
+
+@pytest.mark.parametrize(("text", "move"), [
+    ("what's on monday", Move.not_understood),  # a question
+    ("thanks", Move.not_understood),  # the router sure it is out of scope
+    ("ok", Move.not_understood),  # only fillers
+    ("actually make it tuesday", Move.keep),  # a change of mind (row 4b): the date changes, no event named
+    ("weather in rome", Move.digress),  # the router sure of another skill
+])
+def test_a_free_text_slot_does_not_take_a_request_a_change_of_mind_or_small_talk(text, move) -> None:
+    unsure = Route(None, 0.3)
+    chat = _worded({"thanks": SURE_OUT, "what's on monday": unsure, "ok": unsure, "actually make it tuesday": unsure})
+    assert _move(chat, text) is move
+    assert chat.say(text).endswith("What should I add?")
+    assert chat.state.slots == {"date": "tuesday" if "tuesday" in text else "monday"}
+
+
+def test_a_free_text_slot_leaves_another_intent_with_slots_of_its_own_to_the_skill() -> None:
+    chat = _worded({})
+    reply = chat.reply("remove the dentist")
+    assert (reply.text, reply.frame.intent) == ("Removed dentist.", "remove_event")
+    assert _worded({}).reply("dinner").frame.slots == {"date": "monday", "event_name": "dinner"}  # tagged: as read
 
 
 def test_row_5_another_skill_is_served_and_the_pending_question_follows(chat) -> None:
