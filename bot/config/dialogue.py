@@ -11,13 +11,15 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = ["DEFAULT_CORRECTION_WORDS", "DEFAULT_FILLER_WORDS", "DEFAULT_QUESTION_WORDS", "DialogueSettings"]
 
 # Words that carry no request of their own: a turn of only these and slot values ("and tomorrow?",
-# "what about in madrid", "no wait, wednesday") is an answer, a correction or a follow-up.
+# "what about in madrid", "no wait, wednesday", "hi, 7 am") is an answer, a correction or a
+# follow-up; a turn of only these ("ok thanks") is no free-text answer (policy footnote (k)).
 DEFAULT_FILLER_WORDS = (
-    "a", "about", "actually", "again", "also", "an", "and", "at", "but", "by", "change", "do", "for",
-    "from", "how", "how's", "hows", "i", "in", "instead", "is", "it", "just", "make", "maybe", "mean",
-    "meant", "no", "now", "of", "oh", "ok", "okay", "on", "or", "please", "rather", "same", "so",
-    "sorry", "that", "the", "then", "there", "to", "try", "um", "wait", "what", "what's", "whats",
-    "with", "yes",
+    "a", "about", "actually", "again", "alright", "also", "an", "and", "at", "but", "by", "bye", "change",
+    "cheers", "cool", "do", "for", "from", "great", "hello", "hey", "hi", "hmm", "how", "how's", "hows",
+    "i", "in", "instead", "is", "it", "just", "make", "maybe", "mean", "meant", "no", "now", "of", "oh",
+    "ok", "okay", "on", "or", "please", "rather", "same", "so", "sorry", "sure", "thank", "thanks", "that",
+    "the", "then", "there", "to", "try", "uh", "um", "wait", "well", "what", "what's", "whats", "with",
+    "yes", "you",
 )
 
 # Phrases that mark a turn as a change of mind ("no, 8 am", "actually make it 8:15"): such a turn

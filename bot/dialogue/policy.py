@@ -6,8 +6,8 @@ holds decides. P is the skill whose question is pending, S another skill.
 | 1  | cannot be read (a)                                          | unreadable     | says so; P's question again |
 | 2  | is a cancel phrase, but for fillers and P's name (g)        | cancel         | drops P's request (b) |
 | 3  | is routed to P                                              | keep           | P's reading applies (c, k) |
-| 4  | router not sure of an S nor of out of scope; P reads the asked slot or only slot values (d), or the turn is the asked slot's words (k) | keep | P's reading applies |
-| 4b | router not sure of an S; only slot values of P's pending intent (h, i), out of scope or not | keep | P's reading applies |
+| 4  | router not sure of an S nor of out of scope; P reads the asked slot or only slot values (d) | keep | P's reading applies |
+| 4b | router not sure of an S; only slot values of P's pending intent (h, i) or the asked slot's words (k), out of scope or not | keep | P's reading applies |
 | 4c | a correction (i) of only slot values of P's pending intent, no S request to follow up (j) | keep | P's reading applies |
 | 5  | router sure of an S (>= switch_confidence)                  | digress        | S serves it; P's question again (e) |
 | 5b | only slot values of the intent of S's last request (f, i)   | follow_up      | that request, changed; P's question again (e) |
@@ -57,14 +57,18 @@ With nothing pending:
     0.89: the calendar read calendar_remove date=saturday, which removes saturday's events). Not
     while the turn can follow up S's request just served (row 5b): "no, in oslo" after a weather
     digression is the weather's.
-(k) The asked slot is `from_answer` (free text: calendar_set's event_name) and P tags no value of it:
+(k) The asked slot is `from_answer` (free text: calendar_set's event_name) and P's reading of the
+    pending intent has no value of it ("team standup", read as calendar_query event_name=standup at 0.46):
     the turn's own words, less fillers at its ends, are the value ("lunch with sam" for "What should
     I put in your calendar?", tagged meal_type and person only; "football practice", read as
-    calendar_query at 0.84), and the slots P read of the pending intent are kept. Not a question
-    (`question_words`: "what's on friday"), nor a reading of another of P's intents with slot
-    values ("remove the dentist appointment"), nor a change of mind of only slot values, one of them
-    new for a slot the request has ("actually make it tuesday" on monday's request), nor a turn the router is sure is another skill's or
-    out of scope ("thanks" is no event). A turn of only fillers fills nothing.
+    calendar_query at 0.84), and the slots P read of the pending intent are kept. The shipped router
+    is sure "call mom", "buy milk" and "team standup" are out of scope (0.99-1.00), as it is of
+    "thanks": no model here tells an event from small talk, so a sure out of scope does not outweigh
+    the answer; a turn of only filler words ("ok thanks", "hi": greetings and thanks are fillers)
+    fills nothing. Not a question (`question_words`: "what's on friday"), nor a turn routed to P and
+    read as another of its intents with slot values ("remove the dentist appointment"), nor one with
+    a new value for a slot the request has ("actually make it tuesday", "remind me tomorrow" on
+    monday's request: a change of mind), nor a turn the router is sure is another skill's (row 5).
 
 Thresholds are `DialogueSettings` (bot/config/dialogue.py). Model calls are lazy and made at most
 once per skill per turn: row 2 costs none, rows 3-6 one route and one read. At the turn's first
@@ -176,10 +180,8 @@ class Situation:
 
     def answers_pending(self) -> bool:
         """The pending skill's reading of the pending intent fills the asked slot, the turn is only
-        slot values, or it is the asked slot's own words (k). A reading of another of its intents is no answer: "what's the weather in paris"
+        slot values. A reading of another of its intents is no answer: "what's the weather in paris"
         read as alarm_query with time=paris must not list the alarms while one is being set."""
-        if self.worded_answer is not None:
-            return True
         reading = self._pending_reading()
         if reading is None:
             return False
@@ -195,24 +197,31 @@ class Situation:
                 or asked not in {slot.name for slot in self.pending.slots if slot.from_answer}):
             return None
         reading = self.read(self.pending.name)
-        if reading is not None and (asked in reading.slots or (reading.intent != intent and reading.slots)
-                                    or self._changes_given_slot(reading)):
+        if reading is not None and ((reading.intent == intent and asked in reading.slots)
+                                    or self._another_request(reading) or self._changes_given_slot(reading)):
             return None  # an answer the tagger read, a request of its own ("remove the dentist"), a change of mind
         value = without_edge_fillers(self.text, self.settings.fillers)
         kept = reading.slots if reading is not None and reading.intent == intent else {}
         confidence = reading.confidence if reading is not None else 0.0
         return Frame(intent=intent, slots={**kept, asked: value}, confidence=confidence) if value else None
 
+    def _another_request(self, reading: Frame) -> bool:
+        """Router and pending skill agree the turn is another of its requests, with slots of its own
+        ("remove the dentist appointment"); the skill's intent alone is no evidence on a fragment
+        ("hmm, lunch with sam at the pier" was read as calendar_query at 0.89, routed out of scope)."""
+        return bool(reading.intent != self.state.active_intent and reading.slots
+                    and self.pending is not None and self.route.skill == self.pending.name)
+
     def _changes_given_slot(self, reading: Frame) -> bool:
-        """The turn is only slot values, one of them a new value of a slot the request has: a change
-        of mind ("actually make it tuesday" for a request on monday), not the asked slot's words."""
-        given = self.state.slots
-        return (any(given.get(name) not in (None, value) for name, value in reading.slots.items())
-                and only_slots(self.text, reading.slots, self.settings.fillers))
+        """A new value for a slot the request has: a change of mind ("actually make it tuesday", "remind
+        me tomorrow" for a request on monday), not the asked slot's words."""
+        return any(self.state.slots.get(name) not in (None, value) for name, value in reading.slots.items())
 
     def only_slots_of_pending(self) -> bool:
-        """The turn is only slot values of the pending intent, as the pending skill reads it (h): an
-        answer or a correction, whatever the router says short of another skill."""
+        """The turn is only slot values of the pending intent, as the pending skill reads it (h), or the
+        asked slot's own words (k): an answer or a correction, whatever the router says short of another skill."""
+        if self.worded_answer is not None:  # the asked slot's own words (k)
+            return True
         reading = self._pending_reading()
         return (reading is not None and self._of_intent(reading, self.state.active_intent or "")
                 and only_slots(self.text, reading.slots, self.settings.fillers))

@@ -281,7 +281,10 @@ def _worded(routes: dict[str, Route]) -> Chat:
         Rule(r"lunch with (?P<person>sam)", "calendar", "add_event", confidence=0.74),
         Rule(r"football practice", "calendar", "list_events", confidence=0.84),
         Rule(r"remove the (?P<event_name>dentist)", "calendar", "remove_event", confidence=0.9),
-        Rule(r"make it (?P<date>tuesday)", "calendar", "add_event", confidence=0.8)))
+        Rule(r"make it (?P<date>tuesday)", "calendar", "add_event", confidence=0.8),
+        Rule(r"remind me (?P<date>tuesday)", "calendar", "add_event", confidence=0.8),
+        Rule(r"lunch with (?P<person>bob) at the pier", "calendar", "list_events", confidence=0.89),
+        Rule(r"team (?P<event_name>standup)", "calendar", "list_events", confidence=0.46)))
     assert chat.say("calendar for monday") == "What should I add?"
     return chat
 
@@ -289,10 +292,15 @@ def _worded(routes: dict[str, Route]) -> Chat:
 @pytest.mark.parametrize(("text", "slots"), [
     ("lunch with sam", {"date": "monday", "person": "sam", "event_name": "lunch with sam"}),  # row 3, no event tagged
     ("just football practice please", {"date": "monday", "event_name": "football practice"}),  # another intent, no slots
-    ("Buy Milk!", {"date": "monday", "event_name": "Buy Milk"}),  # row 4: nothing read, the router unsure
+    ("Buy Milk!", {"date": "monday", "event_name": "Buy Milk"}),  # row 4b: nothing read, the router unsure
+    ("hmm, call mom", {"date": "monday", "event_name": "call mom"}),  # row 4b: the router sure it is out of scope
+    # another intent with slots, but routed out of scope: the skill's intent on a fragment is no evidence
+    ("lunch with bob at the pier", {"date": "monday", "event_name": "lunch with bob at the pier"}),
+    ("team standup", {"date": "monday", "event_name": "team standup"}),  # the slot tagged, but in another intent
 ])
-def test_row_3_and_4_a_free_text_slot_takes_the_answers_own_words(text, slots) -> None:
-    chat = _worded({"Buy Milk!": Route(None, 0.3)})
+def test_row_3_and_4b_a_free_text_slot_takes_the_answers_own_words(text, slots) -> None:
+    chat = _worded({"Buy Milk!": Route(None, 0.3), "hmm, call mom": SURE_OUT, "lunch with bob at the pier": SURE_OUT,
+                    "team standup": SURE_OUT})
     assert _move(chat, text) is Move.keep
     reply = chat.reply(text)
     assert (reply.text, reply.frame.intent, reply.frame.slots) == (f"Added {slots['event_name']}.", "add_event", slots)
@@ -301,14 +309,15 @@ def test_row_3_and_4_a_free_text_slot_takes_the_answers_own_words(text, slots) -
 
 @pytest.mark.parametrize(("text", "move"), [
     ("what's on monday", Move.not_understood),  # a question
-    ("thanks", Move.not_understood),  # the router sure it is out of scope
-    ("ok", Move.not_understood),  # only fillers
+    ("ok thanks", Move.not_understood),  # only fillers (greetings and thanks are fillers)
+    ("hi", Move.not_understood),
     ("actually make it tuesday", Move.keep),  # a change of mind (row 4b): the date changes, no event named
+    ("remind me tuesday", Move.keep),  # a new date and other words: a change of mind too (row 3)
     ("weather in rome", Move.digress),  # the router sure of another skill
 ])
 def test_a_free_text_slot_does_not_take_a_request_a_change_of_mind_or_small_talk(text, move) -> None:
     unsure = Route(None, 0.3)
-    chat = _worded({"thanks": SURE_OUT, "what's on monday": unsure, "ok": unsure, "actually make it tuesday": unsure})
+    chat = _worded({"ok thanks": SURE_OUT, "what's on monday": unsure, "hi": unsure, "actually make it tuesday": unsure})
     assert _move(chat, text) is move
     assert chat.say(text).endswith("What should I add?")
     assert chat.state.slots == {"date": "tuesday" if "tuesday" in text else "monday"}
