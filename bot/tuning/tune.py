@@ -32,6 +32,8 @@ __all__ = ["DEV_CAP", "REFIT_ESTIMATE", "TuningResult", "dev_figures", "split_de
 
 DEV_CAP = 300  # dev turns read at each check: one pass each, so a few seconds on a CPU
 REFIT_ESTIMATE = "dev split, read before the heads were refitted on all examples"
+REFIT_SKIPPED = ("the heads were not refitted on the dev examples (tuning.refit): the time cap was spent first; "
+                 "raise tuning.max_minutes or pass --minutes")
 MIN_PER_INTENT = 5  # fewer dev turns of an intent than this: its figure cannot be trusted
 
 
@@ -75,6 +77,8 @@ def tune_table(base: BaseModel, skill: SkillConfig, examples: Sequence[Example],
     if refit and _refit(trainer, train_items, trainer.items(dev), deadline, progress):
         table = with_temperature(trainer.snapshot(table.version), table.spec.temperature)  # as fitted on dev
         figures = figures.model_copy(update={"estimate": REFIT_ESTIMATE})
+    elif refit:  # the user asked for it (the default) and should know it did not happen
+        figures = figures.model_copy(update={"warning": "; ".join(filter(None, [figures.warning, REFIT_SKIPPED]))})
     result = TuningResult(table=table, steps=steps, seconds=time.perf_counter() - began, dev=figures, losses=losses,
                           dev_history=history, warm_examples=warm)
     _save(trainer, result, Path(out_dir), base, settings, data_hash(examples))

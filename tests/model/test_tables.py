@@ -315,6 +315,22 @@ def test_a_refitted_table_is_what_is_saved_and_its_manifest_says_so(tiny_model_d
     assert read(loaded) == read(result.table)
 
 
+def test_a_refit_the_time_cap_cut_is_reported_not_silent(tiny_model_dir, skill_config, examples, tmp_path,
+                                                          monkeypatch):
+    """The router's 5-minute cap left its refit no time: the manifest and `bot tune` say so."""
+    from bot.tuning import tune
+    from bot.tuning.tune import REFIT_SKIPPED
+
+    monkeypatch.setattr(tune, "_refit", lambda *args: False)  # as when `until` has passed
+    base = load_base_model(str(tiny_model_dir), dtype="float32")
+    result = tune_table(base, skill_config, examples, model_dir=str(tiny_model_dir), out_dir=tmp_path / "table",
+                        settings=TuningConfig(steps=2, batch_size=4, dev_fraction=0.25, virtual_tokens=2,
+                                              warm_start=0.5), progress=False)
+    dev = read_manifest(tmp_path / "table").dev
+    assert dev.estimate == "dev split" and REFIT_SKIPPED in (dev.warning or "")
+    assert result.dev.warning == dev.warning
+
+
 def test_echo_unset_means_echo_only_for_a_skill_with_slots(tiny_model_dir, make_skill):
     """An intent reads as well from one copy of the turn, at half the tokens; tags need the echo."""
     from bot.model.training import ReadoutTrainer
