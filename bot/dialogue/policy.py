@@ -179,7 +179,7 @@ class Situation:
         return sure_out or self.router_sure_of_other()
 
     def answers_pending(self) -> bool:
-        """The pending skill's reading of the pending intent fills the asked slot, the turn is only
+        """The pending skill's reading of the pending intent fills the asked slot, or the turn is only
         slot values. A reading of another of its intents is no answer: "what's the weather in paris"
         read as alarm_query with time=paris must not list the alarms while one is being set."""
         reading = self._pending_reading()
