@@ -24,6 +24,7 @@ __all__ = ["HEADS_FILE", "MAX_WORDS", "ReadoutHeads", "TurnLayout", "fit_tempera
 HEADS_FILE = "heads.safetensors"
 MAX_WORDS = 48  # words past this are not tagged (a turn is a sentence or two)
 SEPARATOR = "\n"
+NAME_LOGIT = 12.0  # how strongly a fresh intent head leans on the names (a turn's logits start within about this)
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,23 @@ class ReadoutHeads(torch.nn.Module):
 
     def pooled_intent_logits(self, pooled: torch.Tensor) -> torch.Tensor:
         """`[B, I]` from `pooled_states` (live, or cached by the warm start)."""
+        return self.intent(self._intent_inputs(pooled))
+
+    def start_intents_at(self, pooled: torch.Tensor) -> None:
+        """Point each intent's weights along the model's own state of that intent's words (`[I, 2, F]`
+        from `pooled_states`, less their mean), so a head fitted on a few examples per intent starts
+        from what the names mean instead of at random (dev intent, 2 examples per intent: SNIPS
+        70.1 -> 81.9 %, HWU64 49.1 -> 57.9 %; from 10 per intent on, no change)."""
+        inputs = self._intent_inputs(pooled)
+        centred = inputs - inputs.mean(0)
+        scale = NAME_LOGIT / inputs.norm(dim=1).mean().clamp(min=1e-6)
+        with torch.no_grad():
+            self.intent.weight.copy_(scale * centred / centred.norm(dim=1, keepdim=True).clamp(min=1e-6))
+            self.intent.bias.zero_()
+
+    def _intent_inputs(self, pooled: torch.Tensor) -> torch.Tensor:
         inputs = {"last": pooled[:, 0], "mean": pooled[:, 1]}.get(self.spec.pool)
-        return self.intent(pooled.flatten(1) if inputs is None else inputs)
+        return pooled.flatten(1) if inputs is None else inputs
 
     def tag_logits(self, words: torch.Tensor, lengths: list[int]) -> torch.Tensor:
         """`[N, K]` tag logits for the words `[N, F]` of turns of `lengths` words, in order."""

@@ -37,7 +37,7 @@ from bot.model.tables import ADAPTER_WEIGHTS, Table, TableKind
 from bot.model.tagging import tag_names, word_tags
 from bot.model.tuned_reader import TunedReader, turn_scores
 from bot.skills.manifest import ReadoutSpec
-from bot.skills.prompts import prompt_prefix
+from bot.skills.prompts import intent_words, prompt_prefix
 from bot.types import Example
 
 __all__ = ["ReadoutTrainer", "TrainingItem", "calibrated", "length_sorted_chunks", "with_temperature"]
@@ -75,10 +75,10 @@ class ReadoutTrainer:
         self.kind = TableKind.deep if settings.method == TableMethod.deep_prompt else TableKind.input
         if self.kind == TableKind.deep:
             self._init_deep_from_text(prompt_prefix(skill, PromptMode.zero_shot, []))
-        spec = ReadoutSpec(intents=skill.intent_names, tags=tag_names(skill.slot_names),
-                           layers=self.runtime.resolve_layers(settings.read_layers), echo=_echo(settings, skill),
-                           word=settings.word.value, context=settings.context, pool=settings.pool.value)
-        self.heads = ReadoutHeads(spec, self.runtime.width, dropout=settings.word_dropout).to(self.runtime.device)
+        self.spec = ReadoutSpec(intents=skill.intent_names, tags=tag_names(skill.slot_names),
+                                layers=self.runtime.resolve_layers(settings.read_layers), echo=_echo(settings, skill),
+                                word=settings.word.value, context=settings.context, pool=settings.pool.value)
+        self.heads = self._fresh_heads()
         # the prompt's steps leave the heads as the warm start fitted them: moving both at once
         # undid the fit (SNIPS 1,000: 71.7 % dev frames after the warm start, 69.6-70.9 % over 400
         # steps with the heads at 3e-3, 71.7-73.0 % with them held); without a warm start the heads learn here
@@ -103,7 +103,7 @@ class ReadoutTrainer:
 
     def items(self, examples: Sequence[Example]) -> list[TrainingItem]:
         """Examples as token layouts with their intent and per-word tag labels."""
-        spec, tokenizer = self.heads.spec, self.base.tokenizer
+        spec, tokenizer = self.spec, self.base.tokenizer
         return [TrainingItem(layout=(layout := layout_turn(tokenizer, e.text, echo=spec.echo)),
                              intent=spec.intents.index(e.intent),
                              tags=word_tags(e.text, e.slots, spec.tags)[: len(layout.positions)])
@@ -139,11 +139,24 @@ class ReadoutTrainer:
             return False
         kept = self.heads
         torch.manual_seed(self.settings.seed)
-        self.heads = ReadoutHeads(kept.spec, self.runtime.width, dropout=self.settings.word_dropout).to(self.runtime.device)
+        self.heads = self._fresh_heads()
         if not self._fit_heads(cached, until):
             self.heads = kept
             return False
         return True
+
+    def _fresh_heads(self) -> ReadoutHeads:
+        """New heads, the intent head started at the intents' words read under the prompt as it is now."""
+        heads = ReadoutHeads(self.spec, self.runtime.width, dropout=self.settings.word_dropout).to(self.runtime.device)
+        heads.start_intents_at(self.intent_word_states())
+        return heads
+
+    def intent_word_states(self) -> torch.Tensor:
+        """`[I, 2, F]`: each intent's words (`intent_words`) read as a turn, as `pooled_states` gives them."""
+        items = [TrainingItem(layout=layout_turn(self.base.tokenizer, intent_words(self.skill, name), echo=self.spec.echo),
+                              intent=k, tags=[]) for k, name in enumerate(self.spec.intents)]
+        cached = self._cache_features(items, math.inf, lambda n: None)
+        return torch.stack([pooled for pooled, _, _ in sorted(cached, key=lambda c: c[2].intent)]).to(self.runtime.device)
 
     def _fit_heads(self, cached: list[tuple], until: float) -> bool:
         """Epochs of the heads over cached states, the rate falling to zero along a cosine (the
@@ -172,14 +185,14 @@ class ReadoutTrainer:
     def _cache_features(self, items: Sequence[TrainingItem], until: float,
                         on_cached: Callable[[int], None]) -> list[tuple]:
         prefix = self.train_runtime.prefix(self.weights(), [], kind=self.kind)
-        layers, cached = self.heads.spec.layers, []
+        layers, cached = self.spec.layers, []
         for indices in length_sorted_chunks(items, 64, random.Random(self.settings.seed)):
             chunk = [items[i] for i in indices]
             states = self.train_runtime.layer_states([prefix] * len(chunk), [b.layout.ids for b in chunk], set(layers))
             features = stacked_features(states, layers)
             mask = turn_mask(features.shape[1], [b.layout for b in chunk]).to(features.device)
             pooled = pooled_states(features, mask)  # [B, 2, F]: what the intent head may read
-            words = word_states(features, [b.layout for b in chunk], self.heads.spec.word)
+            words = word_states(features, [b.layout for b in chunk], self.spec.word)
             per_row = words.split([len(b.layout.positions) for b in chunk])
             for i, item in enumerate(chunk):
                 cached.append((pooled[i].clone(), per_row[i].clone(), item))
@@ -208,7 +221,7 @@ class ReadoutTrainer:
     def loss(self, batch: Sequence[TrainingItem]) -> torch.Tensor:
         """Intent cross-entropy at the last token plus tag cross-entropy at every word, one pass."""
         prefix = self.train_runtime.prefix(self.weights(), [], kind=self.kind)
-        layers = self.heads.spec.layers
+        layers = self.spec.layers
         states = self.train_runtime.layer_states([prefix] * len(batch), [b.layout.ids for b in batch], set(layers))
         features = stacked_features(states, layers)  # [B, L, F]
         device = features.device
@@ -218,7 +231,7 @@ class ReadoutTrainer:
         lengths = [len(b.layout.positions) for b in batch]
         if sum(lengths):
             tags = torch.tensor([t for b in batch for t in b.tags], device=device)
-            words = word_states(features, [b.layout for b in batch], self.heads.spec.word)
+            words = word_states(features, [b.layout for b in batch], self.spec.word)
             logits = self.heads.tag_logits(words, lengths)
             loss = loss + self._cross_entropy(logits, tags)
         return loss

@@ -14,13 +14,19 @@ from bot.skills.frame_text import frame_text, ordered_slots
 from bot.types import Example
 
 __all__ = [  # frame_text and ordered_slots are bot.skills.frame_text's, kept here for their importers
-    "frame_text", "ordered_slots", "pick_demonstrations", "prompt_prefix", "reasoning_text", "turn_text",
+    "frame_text", "intent_words", "ordered_slots", "pick_demonstrations", "prompt_prefix", "reasoning_text",
+    "turn_text",
 ]
+
+
+def intent_words(config: SkillConfig, intent: str) -> str:
+    """What an intent is, in words: its description, else its name."""
+    return config.intent(intent).description or intent.replace("_", " ")
 
 
 def reasoning_text(example: Example, config: SkillConfig) -> str:
     """A one-line explanation that leads to the frame (the chain-of-thought demonstrations)."""
-    described = config.intent(example.intent).description or example.intent.replace("_", " ")
+    described = intent_words(config, example.intent)
     parts = [f"the user wants to {described.rstrip('.').lower()}"]
     parts += [f"'{value}' is the {name.replace('_', ' ')}" for name, value in example.slots.items()]
     return " " + "; ".join(parts) + "."

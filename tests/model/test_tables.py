@@ -287,15 +287,29 @@ def test_prompt_steps_hold_the_warm_heads_and_a_refit_reads_the_states_again(tin
     assert trainer.heads is not kept
 
 
+def test_fresh_heads_start_at_the_intents_words_read_under_the_prompt(tiny_model_dir, skill_config):
+    """Before any example is seen, the intent head leans on what each intent's description means
+    to the model (its state under the starting prompt), not on random weights."""
+    from bot.model.training import ReadoutTrainer
+
+    base = load_base_model(str(tiny_model_dir), dtype="float32")
+    trainer = ReadoutTrainer(base, skill_config, TuningConfig(virtual_tokens=2), str(tiny_model_dir))
+    names = trainer.intent_word_states()[:, 1]  # the default pool reads the mean
+    centred = names - names.mean(0)
+    cosines = torch.nn.functional.cosine_similarity(trainer.heads.intent.weight, centred, dim=1)
+    assert torch.allclose(cosines, torch.ones(len(skill_config.intents)), atol=1e-4)
+
+
 def read_by_refit(trainer, train, held_out) -> int:
-    """How many examples' states a refit reads through the model."""
+    """How many examples' states a refit reads through the model (the intents' words aside)."""
     import math
 
     read, cache = [], trainer._cache_features
     trainer._cache_features = lambda items, until, report: read.extend(items) or cache(items, until, report)
     assert trainer.refit(train, held_out, until=math.inf)
     del trainer._cache_features
-    return len(read)
+    examples = {id(item) for item in [*train, *held_out]}
+    return sum(id(item) in examples for item in read)
 
 
 def test_a_refitted_table_is_what_is_saved_and_its_manifest_says_so(tiny_model_dir, skill_config, examples, tmp_path):

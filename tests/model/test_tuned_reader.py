@@ -125,3 +125,21 @@ def test_the_intent_head_reads_the_turn_as_its_pool_says_and_the_cache_agrees(po
     assert logits.squeeze(-1).tolist() == expected  # row 0: tokens 1, 2, 3; row 1: 4, 5, 6, 7
     cached = torch.tensor([[[3.0], [2.0]], [[7.0], [5.5]]])  # [B, 2, F]: last token, turn mean
     assert heads.pooled_intent_logits(cached).squeeze(-1).tolist() == expected
+
+
+@pytest.mark.parametrize("pool", ["mean", "last+mean"])
+def test_intent_weights_start_along_the_centred_states_of_the_intents_words(pool):
+    """Each intent's row points along its words' state less the mean of all intents' (the shared
+    part tells intents nothing apart), with no bias: a few examples then correct the names."""
+    torch.manual_seed(0)
+    spec = ReadoutSpec(intents=["a", "b", "c"], tags=["O"], layers=[1], context=0, pool=pool)
+    heads = ReadoutHeads(spec, 4)
+    pooled = torch.randn(3, 2, 4) + 5.0  # a large shared part, as real states have
+    heads.start_intents_at(pooled)
+    inputs = pooled[:, 1] if pool == "mean" else pooled.flatten(1)
+    centred = inputs - inputs.mean(0)
+    cosines = torch.nn.functional.cosine_similarity(heads.intent.weight, centred, dim=1)
+    assert torch.allclose(cosines, torch.ones(3), atol=1e-5)
+    assert torch.equal(heads.intent.bias, torch.zeros(3))
+    logits = heads.pooled_intent_logits(pooled)
+    assert logits.abs().max() < 2 * 12.0  # the scale follows the states' size, not their raw norm
