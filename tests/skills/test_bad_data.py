@@ -28,9 +28,16 @@ CONTENT = st.one_of(st.lists(LINE, max_size=5).map(lambda lines: "\n".join(lines
 HWU_HEADER = "answerid;scenario;intent;answer_annotation;answer_from_anno;answer_from_user"
 
 
-def outcome(data: Path) -> None:
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder for the whole sweep, which pytest cleans up (a folder per example would pile up
+    in the system's temp dir: hundreds of examples a test)."""
+    return tmp_path_factory.mktemp("swept")
+
+
+def outcome(data: Path, scratch: Path) -> None:
     """Import `data` as `bot new` does; only a BotError naming a file under `data` and a fix may escape."""
-    out = Path(tempfile.mkdtemp()) / uuid.uuid4().hex
+    out = scratch / uuid.uuid4().hex
     try:
         scaffold_skill(out, name="swept", data=data)
     except BotError as err:
@@ -39,8 +46,8 @@ def outcome(data: Path) -> None:
         assert "Traceback" not in message
 
 
-def folder_with(files: dict[str, bytes]) -> Path:
-    root = Path(tempfile.mkdtemp())
+def folder_with(files: dict[str, bytes], scratch: Path) -> Path:
+    root = Path(tempfile.mkdtemp(dir=scratch))
     for name, content in files.items():
         (root / name).write_bytes(content)
     return root
@@ -48,22 +55,22 @@ def folder_with(files: dict[str, bytes]) -> Path:
 
 @SWEEP
 @given(seq_in=CONTENT, seq_out=CONTENT, label=CONTENT)
-def test_jointbert_folders_never_give_a_traceback(seq_in: bytes, seq_out: bytes, label: bytes) -> None:
-    outcome(folder_with({"seq.in": seq_in, "seq.out": seq_out, "label": label}))
+def test_jointbert_folders_never_give_a_traceback(seq_in: bytes, seq_out: bytes, label: bytes, scratch: Path) -> None:
+    outcome(folder_with({"seq.in": seq_in, "seq.out": seq_out, "label": label}, scratch), scratch)
 
 
 @SWEEP
 @given(rows=st.lists(st.tuples(LINE, LINE, LINE), max_size=4), tail=CONTENT)
-def test_hwu_csv_never_gives_a_traceback(rows: list[tuple[str, str, str]], tail: bytes) -> None:
+def test_hwu_csv_never_gives_a_traceback(rows: list[tuple[str, str, str]], tail: bytes, scratch: Path) -> None:
     body = "\n".join(f"1;{a};{b};{c};x;X" for a, b, c in rows).encode("utf-8", "surrogatepass")
-    outcome(folder_with({"data.csv": HWU_HEADER.encode() + b"\n" + body + b"\n" + tail}) / "data.csv")
+    outcome(folder_with({"data.csv": HWU_HEADER.encode() + b"\n" + body + b"\n" + tail}, scratch) / "data.csv", scratch)
 
 
 @SWEEP
 @given(rows=st.lists(st.tuples(LINE, LINE), max_size=4), tail=CONTENT)
-def test_plain_csv_never_gives_a_traceback(rows: list[tuple[str, str]], tail: bytes) -> None:
+def test_plain_csv_never_gives_a_traceback(rows: list[tuple[str, str]], tail: bytes, scratch: Path) -> None:
     body = "\n".join(f"{a},{b}" for a, b in rows).encode("utf-8", "surrogatepass")
-    outcome(folder_with({"data.csv": b"text,intent\n" + body + b"\n" + tail}) / "data.csv")
+    outcome(folder_with({"data.csv": b"text,intent\n" + body + b"\n" + tail}, scratch) / "data.csv", scratch)
 
 
 JSON_VALUE = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), TEXT),
@@ -73,16 +80,16 @@ JSON_VALUE = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), TEX
 
 @SWEEP
 @given(train=JSON_VALUE, tail=st.binary(max_size=10))
-def test_clinc_json_never_gives_a_traceback(train: object, tail: bytes) -> None:
+def test_clinc_json_never_gives_a_traceback(train: object, tail: bytes, scratch: Path) -> None:
     import json
 
-    outcome(folder_with({"data.json": json.dumps({"train": train}).encode() + tail}) / "data.json")
+    outcome(folder_with({"data.json": json.dumps({"train": train}).encode() + tail}, scratch) / "data.json", scratch)
 
 
 @SWEEP
 @given(lines=st.lists(st.one_of(LINE, JSON_VALUE.map(lambda v: __import__("json").dumps(v))), max_size=4))
-def test_skill_jsonl_never_gives_a_traceback(lines: list[str]) -> None:
-    outcome(folder_with({"examples.jsonl": "\n".join(lines).encode("utf-8", "surrogatepass")}) / "examples.jsonl")
+def test_skill_jsonl_never_gives_a_traceback(lines: list[str], scratch: Path) -> None:
+    outcome(folder_with({"examples.jsonl": "\n".join(lines).encode("utf-8", "surrogatepass")}, scratch) / "examples.jsonl", scratch)
 
 
 VALID = {"name": "alarms", "description": "Set alarms.",
@@ -107,7 +114,7 @@ PLACES = paths(VALID)
 
 @SWEEP
 @given(place=st.sampled_from(PLACES), value=YAML_VALUE, drop=st.booleans())
-def test_every_skill_yaml_field_malformed_gives_a_clear_error(place: tuple, value: object, drop: bool) -> None:
+def test_every_skill_yaml_field_malformed_gives_a_clear_error(place: tuple, value: object, drop: bool, scratch: Path) -> None:
     raw = copy.deepcopy(VALID)
     parent = raw
     for key in place[:-1]:
@@ -116,7 +123,7 @@ def test_every_skill_yaml_field_malformed_gives_a_clear_error(place: tuple, valu
         del parent[place[-1]]
     else:
         parent[place[-1]] = value
-    path = Path(tempfile.mkdtemp()) / "skill.yaml"
+    path = Path(tempfile.mkdtemp(dir=scratch)) / "skill.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     try:
         load_skill_config(path)
@@ -126,8 +133,8 @@ def test_every_skill_yaml_field_malformed_gives_a_clear_error(place: tuple, valu
 
 @SWEEP
 @given(content=st.binary(max_size=80))
-def test_skill_yaml_of_any_bytes_gives_a_clear_error(content: bytes) -> None:
-    path = Path(tempfile.mkdtemp()) / "skill.yaml"
+def test_skill_yaml_of_any_bytes_gives_a_clear_error(content: bytes, scratch: Path) -> None:
+    path = Path(tempfile.mkdtemp(dir=scratch)) / "skill.yaml"
     path.write_bytes(content)
     try:
         load_skill_config(path)
@@ -147,7 +154,7 @@ def test_non_utf8_skill_yaml_names_the_line(tmp_path: Path) -> None:
 def test_jointbert_multi_intent_labels_become_one_combined_intent(tmp_path: Path) -> None:
     folder = folder_with({"seq.in": b"fares and flights to dallas\nflights to boston\n",
                           "seq.out": b"O O O O B-toloc\nO O B-toloc\n",
-                          "label": b"atis_airfare#atis_flight\natis_flight\n"})
+                          "label": b"atis_airfare#atis_flight\natis_flight\n"}, tmp_path)
 
     examples, stats = read_dataset_with_stats(folder)
     root = scaffold_skill(tmp_path / "flights", name="flights", data=folder)
@@ -160,8 +167,8 @@ def test_jointbert_multi_intent_labels_become_one_combined_intent(tmp_path: Path
 
 
 @pytest.mark.parametrize(("label", "line"), [("book flight", 1), ("9lives", 1), ("a##b", 1), ("ok#", 1)])
-def test_an_illegal_intent_label_names_the_file_line_and_fix(label: str, line: int) -> None:
-    folder = folder_with({"seq.in": b"hello\n", "seq.out": b"O\n", "label": label.encode() + b"\n"})
+def test_an_illegal_intent_label_names_the_file_line_and_fix(label: str, line: int, tmp_path: Path) -> None:
+    folder = folder_with({"seq.in": b"hello\n", "seq.out": b"O\n", "label": label.encode() + b"\n"}, tmp_path)
 
     with pytest.raises(DataError, match=rf"label:{line}: field 'intent': intent name") as caught:
         read_dataset_with_stats(folder)
