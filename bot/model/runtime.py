@@ -9,6 +9,7 @@ are explicit, so a batch gives the same tokens as one row at a time.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 import torch
@@ -16,6 +17,7 @@ from transformers import DynamicCache
 from transformers.utils.output_capturing import maybe_install_capturing_hooks
 
 from bot.model.base import BaseModel
+from bot.model.passes import CPU_LAYER_COST
 from bot.model.tables import Table, TableKind
 
 __all__ = ["PrefixKV", "Runtime", "set_threads", "thread_count"]
@@ -62,6 +64,9 @@ class Runtime:
         self.width = config.hidden_size
         self._views: dict[int, torch.nn.Module] = {}
         self.pad_id = base.tokenizer.pad_token_id
+        # what running a layer at all costs, in token rows, when a mixed batch is cut into passes
+        # (`plan_passes`): measured on the CPU; on a GPU extra rows are nearly free, so one pass
+        self.layer_cost = CPU_LAYER_COST if self.device.type == "cpu" else math.inf
 
     # --- prefixes -------------------------------------------------------------------------
     def empty_prefix(self) -> PrefixKV:

@@ -15,6 +15,7 @@ import torch
 
 from bot.config import PromptMode, SkillConfig
 from bot.model.readout import TurnLayout, layout_turn, stacked_features, turn_mask, word_states
+from bot.model.passes import plan_passes
 from bot.model.reader import Reading
 from bot.model.runtime import Runtime
 from bot.model.tables import Table, check_labels
@@ -64,20 +65,26 @@ class TunedReader:
 
 @torch.no_grad()
 def turn_scores(requests: Sequence[tuple[TunedReader, str]]) -> list[tuple[torch.Tensor, torch.Tensor, TurnLayout]]:
-    """Per turn: raw intent logits `[I]`, tag log-probabilities `[W, K]` and its layout, from one pass."""
-    readers = [reader for reader, _ in requests]
-    runtime = readers[0].runtime
+    """Per turn: raw intent logits `[I]`, tag log-probabilities `[W, K]` and its layout. The rows
+    run in as few passes as pay (`plan_passes`): rows of shallower readers or much shorter turns
+    get a pass of their own once there are enough of them."""
+    runtime = requests[0][0].runtime
     layouts = [reader.layout(text) for reader, text in requests]
-    layers = {layer for reader in readers for layer in reader.spec.layers}
-    states = runtime.layer_states([r.prefix for r in readers], [l.ids for l in layouts], layers)
-    width = next(iter(states.values())).shape[1]
-    out = []
-    for i, (reader, layout) in enumerate(zip(readers, layouts)):
-        features = stacked_features({k: v[i:i + 1] for k, v in states.items()}, reader.spec.layers)
-        intent_logits = reader.heads.intent_logits(features, turn_mask(width, [layout]))[0]
-        words = word_states(features, [layout], reader.spec.word)
-        tag_scores = torch.log_softmax(reader.heads.tag_logits(words, [len(layout.positions)]), dim=-1)
-        out.append((intent_logits, tag_scores, layout))
+    plan = plan_passes([(max(reader.spec.layers), len(layout.ids)) for (reader, _), layout in zip(requests, layouts)],
+                       runtime.layer_cost)
+    out: list = [None] * len(requests)
+    for rows in plan:
+        readers = [requests[i][0] for i in rows]
+        layers = {layer for reader in readers for layer in reader.spec.layers}
+        states = runtime.layer_states([r.prefix for r in readers], [layouts[i].ids for i in rows], layers)
+        width = next(iter(states.values())).shape[1]
+        for row, (i, reader) in enumerate(zip(rows, readers)):
+            layout = layouts[i]
+            features = stacked_features({k: v[row:row + 1] for k, v in states.items()}, reader.spec.layers)
+            intent_logits = reader.heads.intent_logits(features, turn_mask(width, [layout]))[0]
+            words = word_states(features, [layout], reader.spec.word)
+            tag_scores = torch.log_softmax(reader.heads.tag_logits(words, [len(layout.positions)]), dim=-1)
+            out[i] = (intent_logits, tag_scores, layout)
     return out
 
 

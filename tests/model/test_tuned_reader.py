@@ -3,6 +3,8 @@ several) equal to each row read alone, calibrated confidence in [0, 1], and no t
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -17,11 +19,12 @@ TEXTS = ["wake me up at 7 am", "is it raining in london today", "cancel my alarm
 
 
 def random_table(runtime, config, *, seed: int, kind: TableKind = TableKind.deep, context: int = 8,
-                 temperature: float = 1.0, pool: str = "last+mean", word: str = "mean") -> Table:
+                 temperature: float = 1.0, pool: str = "last+mean", word: str = "mean",
+                 layers: tuple[int, ...] = (1, -1)) -> Table:
     torch.manual_seed(seed)
     width = runtime.layers * 2 * runtime.kv_heads * runtime.head_dim if kind == TableKind.deep else runtime.width
     spec = ReadoutSpec(intents=config.intent_names, tags=tag_names(config.slot_names),
-                       layers=runtime.resolve_layers([1, -1]), context=context, temperature=temperature, pool=pool,
+                       layers=runtime.resolve_layers(list(layers)), context=context, temperature=temperature, pool=pool,
                        word=word)
     heads = ReadoutHeads(spec, runtime.width).eval().requires_grad_(False)
     return Table(weights=torch.randn(3, width), kind=kind, fingerprint="f", heads=heads, version=str(seed))
@@ -53,12 +56,14 @@ def test_a_batch_equals_each_turn_read_alone(runtime, skill_config):
     assert [f.confidence for f in together] == pytest.approx([f.confidence for f in alone], abs=1e-5)
 
 
-def test_a_mixed_batch_of_skills_equals_each_row_read_alone(runtime, skill_config, make_skill):
+@pytest.mark.parametrize("layer_cost", [math.inf, 0.0], ids=["one-pass", "a-pass-per-depth-and-length"])
+def test_a_mixed_batch_of_skills_equals_each_row_read_alone(runtime, skill_config, make_skill, monkeypatch, layer_cost):
+    monkeypatch.setattr(runtime, "layer_cost", layer_cost)  # the plan of passes must not change a frame
     other = make_skill(name="weather", intents=[{"name": "forecast"}, {"name": "rain"}],
                        slots=[{"name": "place"}])
     readers = [TunedReader(runtime, skill_config, random_table(runtime, skill_config, seed=3)),
                TunedReader(runtime, other, random_table(runtime, other, seed=4, kind=TableKind.input, pool="last",
-                                                       word="first"))]
+                                                       word="first", layers=(1,)))]
     requests = [(readers[i % 2], text) for i, text in enumerate(TEXTS)]
     mixed = [r.frame for r in read_tuned(requests)]
     alone = [reader.read([text])[0].frame for reader, text in requests]
