@@ -165,9 +165,10 @@ def serve_table(report: ServeReport) -> str:
         speedup, ratio = report.speedup(concurrency), report.p95_over_single(concurrency)
         if speedup is not None:
             cpu = report.cpu_saving(concurrency)
+            tail = (f"batched p95 {ratio:.2f}x the single-conversation p50." if ratio is not None
+                    else "no single-conversation p50 to compare the p95 with (add 1 to --levels).")
             lines.append(f"\nAt {concurrency} concurrent: batched throughput {speedup:.2f}x one-at-a-time"
-                         f"{f' ({cpu:.2f}x less CPU a turn)' if cpu else ''}; "
-                         f"batched p95 {ratio:.2f}x the single-conversation p50.")
+                         f"{f' ({cpu:.2f}x less CPU a turn)' if cpu else ''}; {tail}")
     return "\n".join(lines) + "\n"
 
 
