@@ -140,7 +140,7 @@ def create_app(manager: TurnHandler | TurnRunner, settings: ServerConfig | None 
                   description="One frozen LLM, one small learned table per skill: send a message, get the reply.")
     app.state.runner = runner
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    _error_handlers(app, accepted_fields=list(message_model(1).model_fields))
+    _error_handlers(app, accepted_fields=list(message_model(1).model_fields), api_keys=api_keys)
     _api_routes(app, runner, settings, api_keys)
     _web_routes(app)
     if slack is not None and slack.wants_events_api():
@@ -253,9 +253,16 @@ def _web_routes(app: FastAPI) -> None:
         return FileResponse(WEB_DIR / "index.html", headers={**PAGE_HEADERS, "Cache-Control": "no-cache"})
 
 
-def _error_handlers(app: FastAPI, *, accepted_fields: list[str]) -> None:
+def _error_handlers(app: FastAPI, *, accepted_fields: list[str], api_keys: ApiKeys) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, err: RequestValidationError) -> JSONResponse:
+        # who asks before what is asked: the body is checked before the route runs, so an API
+        # request without a valid key hears 401 here, not what was wrong with its body
+        if request.url.path.startswith("/v1/"):
+            try:
+                client_of(request, api_keys)
+            except ApiError as refused:
+                return error_response(refused.status, refused.detail, refused.headers)
         status, detail = from_validation(err.errors(), accepted_fields=accepted_fields,
                                          content_type=request.headers.get("content-type"))
         return error_response(status, detail)

@@ -48,6 +48,15 @@ def test_no_header_or_a_wrong_key_is_401_and_the_right_key_is_answered(keyed: Te
     assert (right.status_code, right.json()["text"]) == (200, "(chat) tell a joke")
 
 
+@pytest.mark.parametrize("body", [{"content": b"tell a joke", "headers": {"Content-Type": "text/plain"}},
+                                  {"content": b'{"text": ', "headers": {"Content-Type": "application/json"}},
+                                  {"json": {"txt": "tell a joke"}}], ids=["not-json", "malformed-json", "wrong-field"])
+def test_a_request_without_a_key_is_401_whatever_its_body(keyed: TestClient, body: dict) -> None:
+    """Who asks is checked before what is asked: a caller without a key learns nothing of the API."""
+    response = keyed.post(URL, **body)
+    assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"
+
+
 def test_health_readiness_the_page_and_slack_stay_open(keyed: TestClient) -> None:
     body = '{"token": "legacy", "challenge": "abc123", "type": "url_verification"}'
     slack = keyed.post("/slack/events", content=body, headers=signed_headers(body))
