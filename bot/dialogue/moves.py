@@ -13,14 +13,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.config import SkillConfig
 from bot.config.dialogue import DialogueSettings
 from bot.config.templates import fill_template
 from bot.dialogue.carry_over import describe_changes, only_slots
 from bot.dialogue.pieces import ReplyPieces
-from bot.dialogue.policy import Move, Situation
+from bot.dialogue.policy import Move, Situation, decide
 from bot.dialogue.responses import ResponseContext, Responses
 from bot.dialogue.tracking import begin, clear_pending, complete, left_behind, missing_slot, resume, suspend
 from bot.types import ConversationState, Frame, Route, Turn
@@ -57,7 +57,8 @@ class Moves:
                  replies: Replies) -> None:
         self.skills, self.responses, self.policy, self.replies = skills, responses, policy, replies
         self._table: dict[Move, Callable[[Situation, Turn], Outcome]] = {
-            Move.unreadable: self._unreadable, Move.cancel: self._cancel, Move.keep: self._keep,
+            Move.unreadable: self._unreadable, Move.cancel: self._cancel, Move.cancel_then: self._cancel_then,
+            Move.keep: self._keep,
             Move.digress: self._digress, Move.not_understood: self._not_understood,
             Move.follow_up: self._follow_up, Move.start: self._start, Move.fallback: self._fallback,
         }
@@ -78,6 +79,15 @@ class Moves:
         if resume(s.state):
             return Outcome(f"{self.replies.cancelled} {self._resume_text(s.state, turn)}", skill)
         return Outcome(self.replies.cancelled, skill)
+
+    def _cancel_then(self, s: Situation, turn: Turn) -> Outcome:
+        """Drop the pending request, then answer the rest of the turn as a turn of its own (row 2b)."""
+        rest = s.after_cancel or ""
+        clear_pending(s.state)
+        resume(s.state)  # a request the dropped one had set aside is pending again
+        situation = s.rest(rest, pending_skill(self.skills, s.state))
+        outcome = self.carry_out(decide(situation), situation, turn.model_copy(update={"text": rest}))
+        return replace(outcome, text=f"{self.replies.cancelled} {outcome.text}")
 
     def _not_understood(self, s: Situation, turn: Turn) -> Outcome:
         return self._again(s.state, turn, self.replies.fallback)

@@ -5,6 +5,7 @@ holds decides. P is the skill whose question is pending, S another skill.
 |----|-------------------------------------------------------------|----------------|-----------------|
 | 1  | cannot be read (a)                                          | unreadable     | says so; P's question again |
 | 2  | is a cancel phrase, but for fillers and P's name (g)        | cancel         | drops P's request (b) |
+| 2b | opens with such a cancel clause and goes on (l)             | cancel_then    | drops P's request (b); the rest is a turn of its own |
 | 3  | is routed to P                                              | keep           | P's reading applies (c, k) |
 | 4  | router not sure of an S nor of out of scope; P reads the asked slot or only slot values (d) | keep | P's reading applies |
 | 4b | router not sure of an S; only slot values of P's pending intent (h, i) or the asked slot's words (k), out of scope or not | keep | P's reading applies |
@@ -70,6 +71,12 @@ With nothing pending:
     a new value for a slot the request has ("actually make it tuesday", "remind me tomorrow" on
     monday's request: a change of mind), nor a turn the router is sure is another skill's (row 5).
 
+(l) "never mind, what's the weather in berlin", "forget it play some jazz": the clause ends at a
+    comma, full stop or dash, or right after a phrase of two words or more (tracking.after_cancel).
+    The rest is decided by these tables anew (read alone, without the cancel clause), after the
+    request is dropped; the reply is the cancel reply and the rest's. Before, the weather was
+    served and the dropped alarm's question asked again.
+
 Thresholds are `DialogueSettings` (bot/config/dialogue.py). Model calls are lazy and made at most
 once per skill per turn: row 2 costs none, rows 3-6 one route and one read. At the turn's first
 model call, the reads it needs whatever the route says go to the model together (one forward
@@ -88,7 +95,7 @@ from bot.config.dialogue import DialogueSettings
 from bot.dialogue.carry_over import only_slots, says_any, without_edge_fillers
 from bot.dialogue.lazy import cached_property
 from bot.dialogue.readable import unreadable
-from bot.dialogue.tracking import is_cancel, valid_frame
+from bot.dialogue.tracking import after_cancel, is_cancel, valid_frame
 from bot.dialogue.understanding import Answer, Submitting, Understanding
 from bot.types import ConversationState, Frame, HistoryEntry, Route
 
@@ -98,6 +105,7 @@ __all__ = ["IDLE_RULES", "PENDING_RULES", "Move", "Situation", "decide"]
 class Move(str, Enum):
     unreadable = "unreadable"
     cancel = "cancel"
+    cancel_then = "cancel_then"
     keep = "keep"
     digress = "digress"
     not_understood = "not_understood"
@@ -122,6 +130,17 @@ class Situation:
     _asked: bool = False  # the reads asked for together (`_ask_together`) are in the two below
     _route_answer: Answer[Route] | None = None
     _read_answers: dict[str, Answer[Frame]] = field(default_factory=dict)
+
+    def rest(self, text: str, pending: SkillConfig | None) -> Situation:
+        """The situation of the turn's rest as a turn of its own (row 2b), nothing read of it yet."""
+        return Situation(text=text, state=self.state, history=self.history, skills=self.skills,
+                         understanding=self.understanding, settings=self.settings,
+                         cancel_words=self.cancel_words, pending=pending)
+
+    @cached_property
+    def after_cancel(self) -> str | None:
+        """The words after an opening cancel clause (l), if the turn goes on past it."""
+        return after_cancel(self.text, self.cancel_words, self.cancel_also())
 
     @cached_property
     def unreadable(self) -> str | None:
@@ -283,6 +302,7 @@ Rule = tuple[Move, Callable[[Situation], object]]
 PENDING_RULES: tuple[Rule, ...] = (
     (Move.unreadable, lambda s: s.unreadable),
     (Move.cancel, lambda s: is_cancel(s.text, s.cancel_words, s.cancel_also())),
+    (Move.cancel_then, lambda s: s.after_cancel is not None),
     (Move.keep, lambda s: s.pending is not None and s.route.skill == s.pending.name),
     (Move.keep, lambda s: not s.router_sure_elsewhere() and s.answers_pending()),
     (Move.keep, lambda s: not s.router_sure_of_other() and s.only_slots_of_pending()),  # row 4b

@@ -15,13 +15,15 @@ from bot.config import IntentConfig, SkillConfig
 from bot.dialogue.carry_over import phrase_spans
 from bot.types import ConversationState, Frame, HistoryEntry, Request
 
-__all__ = ["REPLY_MEMORY", "begin", "clear_pending", "complete", "is_cancel", "left_behind", "missing_slot",
+__all__ = ["REPLY_MEMORY", "after_cancel", "begin", "clear_pending", "complete", "is_cancel", "left_behind",
+           "missing_slot",
            "record", "resume", "suspend", "valid_frame"]
 
 log = logging.getLogger("bot.dialogue")
 
 REPLY_MEMORY = 32  # replies kept by turn id; redeliveries come within seconds, not 32 turns later
 _EDGE_PUNCTUATION = ".,!?;\"'"
+_CLAUSE_BREAK = re.compile(r"[,;:.!?]|\s[-\u2013\u2014]+\s")
 
 
 def is_cancel(text: str, words: Iterable[str], also: Iterable[str] = ()) -> bool:
@@ -30,6 +32,25 @@ def is_cancel(text: str, words: Iterable[str], also: Iterable[str] = ()) -> bool
     said = re.sub(r"[^\w\s]", " ", text.lower()).split()
     allowed = {word.lower() for word in also}
     return any(all(word in allowed for word in said[:start] + said[end:]) for start, end in phrase_spans(said, words))
+
+
+def after_cancel(text: str, words: Iterable[str], also: Iterable[str] = ()) -> str | None:
+    """The rest of a turn that opens with a cancel clause and goes on with words of its own
+    ("never mind, what's the weather in berlin"; "forget it play some jazz"), else None. The clause
+    ends at a comma, full stop, dash... or, for a phrase of two words or more, right after it; the
+    rest needs a word that is not a filler ("cancel, thanks" is a cancel)."""
+    also = tuple(also)
+    ends = [match.start() for match in _CLAUSE_BREAK.finditer(text)]
+    ends += [match.end() for phrase in words if len(phrase.split()) > 1
+             for match in [re.match(r"\W*" + r"\W+".join(map(re.escape, phrase.split())) + r"\b", text, re.I)]
+             if match]
+    allowed = {word.lower() for word in also}
+    for end in sorted(set(ends), reverse=True):  # the longest clause: "never mind the alarm - ..."
+        rest = text[end:].lstrip(_EDGE_PUNCTUATION + "-\u2013\u2014 ")
+        own = set(re.sub(r"[^\w\s]", " ", rest.lower()).split()) - allowed
+        if own and is_cancel(text[:end], words, also) and not is_cancel(rest, words, also):
+            return rest
+    return None
 
 
 def valid_frame(frame: Frame, skill: SkillConfig) -> Frame | None:

@@ -107,6 +107,30 @@ def test_row_2_cancelling_a_digression_resumes_the_request_it_set_aside(chat) ->
     assert chat.say("7 am") == "Alarm set for 7 am."
 
 
+@pytest.mark.parametrize("text", ["never mind, weather in rome", "forget it weather in rome",
+                                  "no, cancel that alarm. weather in rome"])
+def test_row_2b_a_cancel_clause_then_a_request_drops_the_pending_one_and_serves_the_rest(chat, text) -> None:
+    """"never mind, what's the weather in berlin" served the weather, then asked for the alarm's time again."""
+    chat.say("alarm")
+    assert _move(chat, text) is Move.cancel_then
+    assert chat.say(text) == "Okay, cancelled. Weather in rome."
+    assert chat.state.active_skill is None and chat.state.suspended is None
+    assert {call.text for call in chat.understanding.calls[-2:]} == {"weather in rome"}  # the rest, read alone
+
+
+def test_row_2b_the_rest_may_start_a_request_of_its_own(chat) -> None:
+    chat.say("alarm")
+    assert chat.say("forget it, calendar for monday") == "Okay, cancelled. What should I add?"
+    assert chat.state.active_skill == "calendar" and chat.state.suspended is None
+    assert chat.say("lunch") == "Added lunch."
+
+
+def test_row_2b_cancelling_a_digression_then_asking_resumes_the_request_set_aside(chat) -> None:
+    chat.say("alarm")
+    chat.say("calendar")  # the alarm is set aside
+    assert chat.say("never mind, 7 am") == "Okay, cancelled. Alarm set for 7 am."
+
+
 def test_row_3_the_router_picks_the_pending_skill(chat) -> None:
     chat.say("alarm")
     assert _move(chat, "alarm at 8 pm") is Move.keep
@@ -523,6 +547,6 @@ def test_the_settings_texts_are_used() -> None:
 
 
 def test_the_rule_tables_are_the_docstring_tables_in_order() -> None:
-    assert [move for move, _ in PENDING_RULES] == [Move.unreadable, Move.cancel, Move.keep, Move.keep, Move.keep,
-                                                   Move.keep, Move.digress, Move.follow_up, Move.not_understood]
+    assert [move for move, _ in PENDING_RULES] == [Move.unreadable, Move.cancel, Move.cancel_then, Move.keep,
+                                                   Move.keep, Move.keep, Move.keep, Move.digress, Move.follow_up, Move.not_understood]
     assert [move for move, _ in IDLE_RULES] == [Move.unreadable, Move.follow_up, Move.start, Move.fallback]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.config import SkillConfig
-from bot.dialogue.tracking import REPLY_MEMORY, is_cancel, missing_slot, record, valid_frame
+from bot.dialogue.tracking import REPLY_MEMORY, after_cancel, is_cancel, missing_slot, record, valid_frame
 from bot.types import ConversationState, Frame
 
 SKILL = SkillConfig.model_validate({"name": "alarms", "slots": [{"name": "time"}, {"name": "day"}],
@@ -27,6 +27,17 @@ def test_is_cancel_needs_the_whole_turn(text, cancels) -> None:
 ])
 def test_is_cancel_allows_the_words_given_beside_the_phrase(text, cancels) -> None:
     assert is_cancel(text, WORDS, also=("that", "alarm", "no", "it", "please", "oh", "what's", "the")) is cancels
+
+
+@pytest.mark.parametrize(("text", "rest"), [
+    ("never mind, what's the weather", "what's the weather"), ("never mind what's the weather", "what's the weather"),
+    ("no, cancel that alarm. play jazz", "play jazz"), ("never mind that alarm - weather in oslo", "weather in oslo"),
+    ("cancel. set one for 9", "set one for 9"),
+    ("cancel my 6 am alarm", None), ("never mind", None), ("no, cancel that alarm", None), ("cancel, please", None),
+    ("cancellation policy, please", None), ("play jazz, never mind", None),
+])
+def test_after_cancel_is_the_rest_of_a_turn_opening_with_a_cancel_clause(text, rest) -> None:
+    assert after_cancel(text, WORDS, also=("that", "alarm", "no", "please")) == rest
 
 
 def test_valid_frame_drops_undeclared_and_empty_slots() -> None:
