@@ -81,13 +81,14 @@ class Moves:
         return Outcome(self.replies.cancelled, skill)
 
     def _cancel_then(self, s: Situation, turn: Turn) -> Outcome:
-        """Drop the pending request, then answer the rest of the turn as a turn of its own (row 2b)."""
-        rest = s.after_cancel or ""
+        """Drop the pending request, if any, then answer the rest of the turn as a turn of its own
+        (rows 2b, 7b)."""
+        rest, dropped = s.after_cancel or "", s.pending is not None
         clear_pending(s.state)
         resume(s.state)  # a request the dropped one had set aside is pending again
         situation = s.rest(rest, pending_skill(self.skills, s.state))
         outcome = self.carry_out(decide(situation), situation, turn.model_copy(update={"text": rest}))
-        return replace(outcome, text=f"{self.replies.cancelled} {outcome.text}")
+        return replace(outcome, text=f"{self.replies.cancelled} {outcome.text}") if dropped else outcome
 
     def _not_understood(self, s: Situation, turn: Turn) -> Outcome:
         return self._again(s.state, turn, self.replies.fallback)

@@ -19,6 +19,7 @@ With nothing pending:
 | #  | the turn                                                    | move           | the bot         |
 |----|-------------------------------------------------------------|----------------|-----------------|
 | 7  | cannot be read (a)                                          | unreadable     | says so         |
+| 7b | opens with a cancel clause and goes on (l)                  | cancel_then    | the rest is a turn of its own |
 | 8  | only slot values of the last request's intent (f, i)        | follow_up      | that request, changed; says what changed |
 | 9  | is routed to a skill                                        | start          | that skill reads and answers |
 | 10 | is out of scope                                             | fallback       | the fallback reply |
@@ -75,7 +76,9 @@ With nothing pending:
     comma, full stop or dash, or right after a phrase of two words or more (tracking.after_cancel).
     The rest is decided by these tables anew (read alone, without the cancel clause), after the
     request is dropped; the reply is the cancel reply and the rest's. Before, the weather was
-    served and the dropped alarm's question asked again.
+    served and the dropped alarm's question asked again. With nothing pending (7b) there is
+    nothing to drop and the reply is the rest's: "wait, never mind. remove the dentist appointment"
+    was routed whole, out of scope.
 
 Thresholds are `DialogueSettings` (bot/config/dialogue.py). Model calls are lazy and made at most
 once per skill per turn: row 2 costs none, rows 3-6 one route and one read. At the turn's first
@@ -180,9 +183,11 @@ class Situation:
             return
 
     def cancel_also(self) -> tuple[str, ...]:
-        """Words a cancel phrase may come with: fillers and the pending request's own name."""
-        name = self.pending.name if self.pending else ""
-        return (*self.settings.fillers, name, name.removesuffix("s"), name + "s", "request")
+        """Words a cancel phrase may come with: fillers and the pending request's own name (with
+        nothing pending, every skill's: "forget it, the alarm" asks for no alarm)."""
+        names = [self.pending.name] if self.pending else list(self.skills)
+        forms = [form for name in names for form in (name, name.removesuffix("s"), name + "s")]
+        return (*self.settings.fillers, *forms, "request")
 
     def router_sure_of_other(self) -> bool:
         """The router names a skill other than the pending one, with `switch_confidence` or more."""
@@ -314,6 +319,7 @@ PENDING_RULES: tuple[Rule, ...] = (
 
 IDLE_RULES: tuple[Rule, ...] = (
     (Move.unreadable, lambda s: s.unreadable),
+    (Move.cancel_then, lambda s: s.after_cancel is not None),
     (Move.follow_up, lambda s: s.follow_up is not None),
     (Move.start, lambda s: s.route.skill is not None),
     (Move.fallback, lambda s: True),

@@ -242,6 +242,8 @@ def test_providers_are_built_from_their_factories() -> None:
     ((("in", "in the garden"),), "in the garden"),
     ((("", "lunch with"), ("with", "sam"), ("on", "friday")), "lunch with sam on friday"),  # not "with with"
     ((("", "meet"), ("with", "sam")), "meet with sam"),
+    ((("", "lunch with sam"), ("with", "sam"), ("at", "noon")), "lunch with sam at noon"),  # said already
+    ((("", "samba class"), ("with", "sam")), "samba class with sam"),  # whole words only
 ])
 def test_phrase_joins_slot_values_with_prepositions(parts, text) -> None:
     assert phrase(*parts) == text

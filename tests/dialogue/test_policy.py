@@ -131,6 +131,13 @@ def test_row_2b_cancelling_a_digression_then_asking_resumes_the_request_set_asid
     assert chat.say("never mind, 7 am") == "Okay, cancelled. Alarm set for 7 am."
 
 
+def test_row_7b_with_nothing_pending_a_cancel_clause_is_left_out_of_the_turn(chat) -> None:
+    assert _move(chat, "wait, never mind. weather in rome") is Move.cancel_then
+    assert chat.say("wait, never mind. weather in rome") == "Weather in rome."
+    assert chat.say("never mind") == chat.say("hi")  # nothing to cancel: read as ever
+    assert _move(chat, "forget it, the alarm") is not Move.cancel_then  # read whole: "the alarm" is no request
+
+
 def test_row_3_the_router_picks_the_pending_skill(chat) -> None:
     chat.say("alarm")
     assert _move(chat, "alarm at 8 pm") is Move.keep
@@ -549,4 +556,5 @@ def test_the_settings_texts_are_used() -> None:
 def test_the_rule_tables_are_the_docstring_tables_in_order() -> None:
     assert [move for move, _ in PENDING_RULES] == [Move.unreadable, Move.cancel, Move.cancel_then, Move.keep,
                                                    Move.keep, Move.keep, Move.keep, Move.digress, Move.follow_up, Move.not_understood]
-    assert [move for move, _ in IDLE_RULES] == [Move.unreadable, Move.follow_up, Move.start, Move.fallback]
+    assert [move for move, _ in IDLE_RULES] == [Move.unreadable, Move.cancel_then, Move.follow_up, Move.start,
+                                                Move.fallback]

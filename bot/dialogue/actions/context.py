@@ -77,13 +77,17 @@ def phrase(*parts: tuple[str, str | None]) -> str:
     """Join (preposition, value) pairs that have a value: ("in", "paris"), ("for", "tomorrow").
 
     No preposition is added to a value that starts with one, nor "on" to "tomorrow" or "next week",
-    nor one the words before already end with (event "lunch with" and person "sam": "lunch with sam").
+    nor one the words before already end with (event "lunch with" and person "sam": "lunch with sam");
+    a value the words before already say is left out (event "lunch with sam", person "sam": not
+    "lunch with sam with sam").
     """
     words: list[str] = []
     for preposition, value in parts:
         if not value:
             continue
         lowered = value.lower()
+        if f" {lowered} " in f" {' '.join(words).lower()} ":
+            continue
         said = words[-1].lower().split() if words else []
         bare = (not preposition or lowered.startswith(_PREPOSITIONS)
                 or (preposition == "on" and lowered.startswith(_RELATIVE_DAYS))
