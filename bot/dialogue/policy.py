@@ -68,7 +68,8 @@ With nothing pending:
     "thanks": no model here tells an event from small talk, so a sure out of scope does not outweigh
     the answer; a turn of only filler words ("ok thanks", "hi": greetings and thanks are fillers)
     fills nothing. Not a question (`question_words`: "what's on friday"), nor a turn routed to P and
-    read as another of its intents with slot values ("remove the dentist appointment"), nor one with
+    read surely (`switch_confidence`) as another of its intents with slot values ("remove the
+    dentist appointment"), nor one with
     a new value for a slot the request has ("actually make it tuesday", "remind me tomorrow" on
     monday's request: a change of mind), nor a turn the router is sure is another skill's (row 5).
 
@@ -225,15 +226,21 @@ class Situation:
                                     or self._another_request(reading) or self._changes_given_slot(reading)):
             return None  # an answer the tagger read, a request of its own ("remove the dentist"), a change of mind
         value = without_edge_fillers(self.text, self.settings.fillers)
-        kept = reading.slots if reading is not None and reading.intent == intent else {}
+        # the intent read is a guess on an answer ("dinner with mom on saturday": calendar_query at
+        # 0.51); the slots it tagged that the pending intent carries are kept
+        allowed = set(self.pending.intent_slots.get(intent, ()))
+        kept = {name: v for name, v in reading.slots.items() if name in allowed} if reading is not None else {}
         confidence = reading.confidence if reading is not None else 0.0
         return Frame(intent=intent, slots={**kept, asked: value}, confidence=confidence) if value else None
 
     def _another_request(self, reading: Frame) -> bool:
         """Router and pending skill agree the turn is another of its requests, with slots of its own
-        ("remove the dentist appointment"); the skill's intent alone is no evidence on a fragment
-        ("hmm, lunch with sam at the pier" was read as calendar_query at 0.89, routed out of scope)."""
+        ("remove the dentist appointment"), the skill sure of it (`switch_confidence`: "dinner with
+        mom on saturday" was read as calendar_query at 0.51); the skill's intent alone is no evidence
+        on a fragment ("hmm, lunch with sam at the pier" was read as calendar_query at 0.89, routed
+        out of scope)."""
         return bool(reading.intent != self.state.active_intent and reading.slots
+                    and reading.confidence >= self.settings.switch_confidence
                     and self.pending is not None and self.route.skill == self.pending.name)
 
     def _changes_given_slot(self, reading: Frame) -> bool:

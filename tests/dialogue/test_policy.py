@@ -131,6 +131,17 @@ def test_row_2b_cancelling_a_digression_then_asking_resumes_the_request_set_asid
     assert chat.say("never mind, 7 am") == "Okay, cancelled. Alarm set for 7 am."
 
 
+def test_row_3_a_turn_of_only_filler_words_starts_no_other_intent() -> None:
+    """"hmm" while an event waited for its name was read as calendar_query: "Nothing is on your
+    calendar.", the event dropped."""
+    manager = DialogueManager(SKILLS, ScriptedUnderstanding([Rule(r"^(hmm|ok)$", "alarm", "list_alarms"), *RULES]),
+                              MemoryStore(), policy=DialogueSettings(switch_confidence=0.8))
+    say = lambda text: manager.handle(Turn(conversation_id="c", text=text)).text  # noqa: E731
+    say("alarm")
+    assert say("hmm") == "For what time?"
+    assert say("7 am") == "Alarm set for 7 am."
+
+
 def test_row_7b_with_nothing_pending_a_cancel_clause_is_left_out_of_the_turn(chat) -> None:
     assert _move(chat, "wait, never mind. weather in rome") is Move.cancel_then
     assert chat.say("wait, never mind. weather in rome") == "Weather in rome."
@@ -325,8 +336,9 @@ def _worded(routes: dict[str, Route]) -> Chat:
     ("just football practice please", {"date": "monday", "event_name": "football practice"}),  # another intent, no slots
     ("Buy Milk!", {"date": "monday", "event_name": "Buy Milk"}),  # row 4b: nothing read, the router unsure
     ("hmm, call mom", {"date": "monday", "event_name": "call mom"}),  # row 4b: the router sure it is out of scope
-    # another intent with slots, but routed out of scope: the skill's intent on a fragment is no evidence
-    ("lunch with bob at the pier", {"date": "monday", "event_name": "lunch with bob at the pier"}),
+    # another intent with slots, but routed out of scope: the skill's intent on a fragment is no
+    # evidence; the slots it tagged that add_event carries are kept
+    ("lunch with bob at the pier", {"date": "monday", "person": "bob", "event_name": "lunch with bob at the pier"}),
     ("team standup", {"date": "monday", "event_name": "team standup"}),  # the slot tagged, but in another intent
 ])
 def test_row_3_and_4b_a_free_text_slot_takes_the_answers_own_words(text, slots) -> None:
@@ -352,6 +364,17 @@ def test_a_free_text_slot_does_not_take_a_request_a_change_of_mind_or_small_talk
     assert _move(chat, text) is move
     assert chat.say(text).endswith("What should I add?")
     assert chat.state.slots == {"date": "tuesday" if "tuesday" in text else "monday"}
+
+
+def test_row_3_an_unsure_reading_of_another_intent_is_no_request_of_its_own() -> None:
+    """"dinner with mom on saturday" for "What should I put in your calendar?" was read as
+    calendar_query at 0.51 and routed to the calendar: taken for another request, it was asked again."""
+    chat = _routed(Chat({**SKILLS, "calendar": WORDED_CALENDAR}), {"dinner": Route(skill="calendar", confidence=0.99)},
+                   extra=(Rule(r"dinner on (?P<date>saturday)", "calendar", "list_events", confidence=0.51),))
+    chat.say("calendar")
+    reply = chat.reply("dinner on saturday")
+    assert reply.text == "Added dinner on saturday."
+    assert reply.frame.slots == {"event_name": "dinner on saturday", "date": "saturday"}
 
 
 def test_a_free_text_slot_leaves_another_intent_with_slots_of_its_own_to_the_skill() -> None:
