@@ -12,14 +12,15 @@ __all__ = ["DEFAULT_CORRECTION_WORDS", "DEFAULT_FILLER_WORDS", "DEFAULT_QUESTION
 
 # Words that carry no request of their own: a turn of only these and slot values ("and tomorrow?",
 # "what about in madrid", "no wait, wednesday", "hi, 7 am") is an answer, a correction or a
-# follow-up; a turn of only these ("ok thanks") is no free-text answer (policy footnote (k)).
+# follow-up; a turn of only these and no question word ("ok thanks", "thx") asks for nothing: no free-text answer (policy
+# footnote (k)), no other intent while a request waits, no request at all with nothing pending.
 DEFAULT_FILLER_WORDS = (
-    "a", "about", "actually", "again", "alright", "also", "an", "and", "at", "but", "by", "bye", "change",
-    "cheers", "cool", "do", "for", "from", "great", "hello", "hey", "hi", "hmm", "how", "how's", "hows",
-    "i", "in", "instead", "is", "it", "just", "make", "maybe", "mean", "meant", "no", "now", "of", "oh",
-    "ok", "okay", "on", "or", "please", "rather", "same", "so", "sorry", "sure", "thank", "thanks", "that",
-    "the", "then", "there", "to", "try", "uh", "um", "wait", "well", "what", "what's", "whats", "with",
-    "yes", "you",
+    "a", "about", "actually", "again", "alright", "also", "an", "and", "at", "awesome", "but", "by", "bye",
+    "change", "cheers", "cool", "do", "for", "from", "great", "hello", "hey", "hi", "hmm", "how", "how's",
+    "hows", "i", "in", "instead", "is", "it", "just", "k", "kk", "lol", "make", "maybe", "mean", "meant",
+    "no", "now", "of", "oh", "ok", "okay", "on", "or", "perfect", "please", "rather", "same", "so",
+    "sorry", "sure", "thank", "thanks", "thanx", "that", "the", "then", "there", "thnx", "thx", "to", "try",
+    "ty", "uh", "um", "wait", "well", "what", "what's", "whats", "with", "yeah", "yep", "yes", "you", "yup",
 )
 
 # Phrases that mark a turn as a change of mind ("no, 8 am", "actually make it 8:15"): such a turn

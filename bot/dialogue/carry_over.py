@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 
-__all__ = ["describe_changes", "only_slots", "phrase_spans", "says_any", "without_edge_fillers"]
+__all__ = ["asks_nothing", "describe_changes", "only_slots", "phrase_spans", "says_any", "without_edge_fillers"]
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 
@@ -34,6 +34,11 @@ def without_edge_fillers(text: str, fillers: Iterable[str]) -> str:
     allowed = {word.lower() for word in fillers}
     kept = [word for word in _WORD.finditer(text) if word.group().lower() not in allowed]
     return text[kept[0].start():kept[-1].end()] if kept else ""
+
+
+def asks_nothing(text: str, fillers: Iterable[str], question_words: Iterable[str]) -> bool:
+    """True if the turn is only filler words and no question ("thx", "ok great"; not "what's on?")."""
+    return not without_edge_fillers(text, fillers) and not says_any(text, question_words)
 
 
 def says_any(text: str, phrases: Iterable[str]) -> bool:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from bot.config import SkillConfig
 from bot.config.dialogue import DialogueSettings
 from bot.config.templates import fill_template
-from bot.dialogue.carry_over import describe_changes, only_slots, without_edge_fillers
+from bot.dialogue.carry_over import describe_changes, only_slots
 from bot.dialogue.pieces import ReplyPieces
 from bot.dialogue.policy import Move, Situation, decide
 from bot.dialogue.responses import ResponseContext, Responses
@@ -112,9 +112,8 @@ class Moves:
             return self._advance(state, skill, turn, None)
         fills_asked = state.waiting_for in reading.slots
         answer_only = only_slots(turn.text, reading.slots, self.policy.fillers)  # "6 am"
-        # "hmm" (only filler words) asks for nothing: read as calendar_query, it dropped the event asked for
-        asks = bool(without_edge_fillers(turn.text, self.policy.fillers))
-        switches = (reading.intent != state.active_intent and not answer_only and asks
+        # "hmm" asks for nothing: read as calendar_query, it dropped the event asked for
+        switches = (reading.intent != state.active_intent and not answer_only and not s.asks_nothing
                     and reading.confidence >= self.policy.switch_confidence)
         if switches:
             begin(state, skill.name, reading)  # "which alarms do i have" while setting one

@@ -20,6 +20,7 @@ With nothing pending:
 |----|-------------------------------------------------------------|----------------|-----------------|
 | 7  | cannot be read (a)                                          | unreadable     | says so         |
 | 7b | opens with a cancel clause and goes on (l)                  | cancel_then    | the rest is a turn of its own |
+| 7c | only filler words, no question word ("thx", "ok great")     | fallback       | the fallback reply, no model call |
 | 8  | only slot values of the last request's intent (f, i)        | follow_up      | that request, changed; says what changed |
 | 9  | is routed to a skill                                        | start          | that skill reads and answers |
 | 10 | is out of scope                                             | fallback       | the fallback reply |
@@ -96,7 +97,7 @@ from enum import Enum
 
 from bot.config import SkillConfig
 from bot.config.dialogue import DialogueSettings
-from bot.dialogue.carry_over import only_slots, says_any, without_edge_fillers
+from bot.dialogue.carry_over import asks_nothing, only_slots, says_any, without_edge_fillers
 from bot.dialogue.lazy import cached_property
 from bot.dialogue.readable import unreadable
 from bot.dialogue.tracking import after_cancel, is_cancel, valid_frame
@@ -145,6 +146,11 @@ class Situation:
     def after_cancel(self) -> str | None:
         """The words after an opening cancel clause (l), if the turn goes on past it."""
         return after_cancel(self.text, self.cancel_words, self.cancel_also())
+
+    @cached_property
+    def asks_nothing(self) -> bool:
+        """Only filler words and no question word: "thx", "hmm", "ok great" (not "what's on?")."""
+        return asks_nothing(self.text, self.settings.fillers, self.settings.question_words)
 
     @cached_property
     def unreadable(self) -> str | None:
@@ -327,6 +333,7 @@ PENDING_RULES: tuple[Rule, ...] = (
 IDLE_RULES: tuple[Rule, ...] = (
     (Move.unreadable, lambda s: s.unreadable),
     (Move.cancel_then, lambda s: s.after_cancel is not None),
+    (Move.fallback, lambda s: s.asks_nothing),  # "thx" removed an alarm
     (Move.follow_up, lambda s: s.follow_up is not None),
     (Move.start, lambda s: s.route.skill is not None),
     (Move.fallback, lambda s: True),

@@ -142,6 +142,19 @@ def test_row_3_a_turn_of_only_filler_words_starts_no_other_intent() -> None:
     assert say("7 am") == "Alarm set for 7 am."
 
 
+@pytest.mark.parametrize("text", ["thx", "ok great!", "Yep, thanks"])
+def test_row_7c_only_filler_words_get_the_fallback_without_a_model_call(text) -> None:
+    """"thx" after "Set an alarm for 7:15 AM" was routed to the alarm (0.52), read as alarm_remove,
+    and removed the alarm."""
+    chat = Chat(skills=SKILLS)
+    chat.understanding.rules.insert(0, Rule(r"thx|ok|yep", "alarm", "list_alarms"))
+    chat.say("alarm at 7 am")
+    before = len(chat.understanding.calls)
+    assert _move(chat, text) is Move.fallback
+    assert chat.say(text).startswith("Sorry, I can't help with that yet.")
+    assert len(chat.understanding.calls) == before
+
+
 def test_row_7b_with_nothing_pending_a_cancel_clause_is_left_out_of_the_turn(chat) -> None:
     assert _move(chat, "wait, never mind. weather in rome") is Move.cancel_then
     assert chat.say("wait, never mind. weather in rome") == "Weather in rome."
@@ -579,5 +592,5 @@ def test_the_settings_texts_are_used() -> None:
 def test_the_rule_tables_are_the_docstring_tables_in_order() -> None:
     assert [move for move, _ in PENDING_RULES] == [Move.unreadable, Move.cancel, Move.cancel_then, Move.keep,
                                                    Move.keep, Move.keep, Move.keep, Move.digress, Move.follow_up, Move.not_understood]
-    assert [move for move, _ in IDLE_RULES] == [Move.unreadable, Move.cancel_then, Move.follow_up, Move.start,
-                                                Move.fallback]
+    assert [move for move, _ in IDLE_RULES] == [Move.unreadable, Move.cancel_then, Move.fallback, Move.follow_up,
+                                                Move.start, Move.fallback]
