@@ -20,7 +20,7 @@ With nothing pending:
 |----|-------------------------------------------------------------|----------------|-----------------|
 | 7  | cannot be read (a)                                          | unreadable     | says so         |
 | 7b | opens with a cancel clause and goes on (l)                  | cancel_then    | the rest is a turn of its own |
-| 7c | only filler words, no question word ("thx", "ok great")     | fallback       | the fallback reply, no model call |
+| 7c | only filler words, no question word ("thx", "ok great"), router not sure of a skill | fallback | the fallback reply |
 | 8  | only slot values of the last request's intent (f, i)        | follow_up      | that request, changed; says what changed |
 | 9  | is routed to a skill                                        | start          | that skill reads and answers |
 | 10 | is out of scope                                             | fallback       | the fallback reply |
@@ -333,7 +333,7 @@ PENDING_RULES: tuple[Rule, ...] = (
 IDLE_RULES: tuple[Rule, ...] = (
     (Move.unreadable, lambda s: s.unreadable),
     (Move.cancel_then, lambda s: s.after_cancel is not None),
-    (Move.fallback, lambda s: s.asks_nothing),  # "thx" removed an alarm
+    (Move.fallback, lambda s: s.asks_nothing and not s.router_sure_of_other()),  # "thx" (alarm, 0.52) removed an alarm
     (Move.follow_up, lambda s: s.follow_up is not None),
     (Move.start, lambda s: s.route.skill is not None),
     (Move.fallback, lambda s: True),

@@ -143,16 +143,24 @@ def test_row_3_a_turn_of_only_filler_words_starts_no_other_intent() -> None:
 
 
 @pytest.mark.parametrize("text", ["thx", "ok great!", "Yep, thanks"])
-def test_row_7c_only_filler_words_get_the_fallback_without_a_model_call(text) -> None:
+def test_row_7c_only_filler_words_and_an_unsure_router_get_the_fallback(text) -> None:
     """"thx" after "Set an alarm for 7:15 AM" was routed to the alarm (0.52), read as alarm_remove,
     and removed the alarm."""
-    chat = Chat(skills=SKILLS)
-    chat.understanding.rules.insert(0, Rule(r"thx|ok|yep", "alarm", "list_alarms"))
+    chat = Chat()
+    rules = [Rule(r"thx|ok|yep", "alarm", "list_alarms", confidence=0.52), *RULES]
+    chat.understanding = chat.manager.understanding = ScriptedUnderstanding(rules)
     chat.say("alarm at 7 am")
-    before = len(chat.understanding.calls)
     assert _move(chat, text) is Move.fallback
     assert chat.say(text).startswith("Sorry, I can't help with that yet.")
-    assert len(chat.understanding.calls) == before
+
+
+def test_row_7c_a_skill_the_router_is_sure_of_still_gets_them() -> None:
+    """A small-talk skill that answers "thanks" keeps its turns."""
+    chat = Chat()
+    rules = [Rule(r"thanks", "alarm", "list_alarms", confidence=0.95), *RULES]
+    chat.understanding = chat.manager.understanding = ScriptedUnderstanding(rules)
+    assert _move(chat, "thanks") is Move.start
+    assert chat.say("thanks") == "Here are your alarms."
 
 
 def test_row_7b_with_nothing_pending_a_cancel_clause_is_left_out_of_the_turn(chat) -> None:
