@@ -12,8 +12,9 @@ __all__ = ["DEFAULT_CORRECTION_WORDS", "DEFAULT_FILLER_WORDS", "DEFAULT_QUESTION
 
 # Words that carry no request of their own: a turn of only these and slot values ("and tomorrow?",
 # "what about in madrid", "no wait, wednesday", "hi, 7 am") is an answer, a correction or a
-# follow-up; a turn of only these and no question word ("ok thanks", "thx") asks for nothing: no free-text answer (policy
-# footnote (k)), no other intent while a request waits, no request at all with nothing pending.
+# follow-up; a turn of only these and no question word ("ok thanks", "thx") asks for nothing: no
+# free-text answer (policy footnote (k)), no other intent while a request waits, and with nothing
+# pending no request unless the router is sure of a skill (row 7c).
 DEFAULT_FILLER_WORDS = (
     "a", "about", "actually", "again", "alright", "also", "an", "and", "at", "awesome", "but", "by", "bye",
     "change", "cheers", "cool", "do", "for", "from", "great", "hello", "hey", "hi", "hmm", "how", "how's",

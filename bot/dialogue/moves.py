@@ -58,8 +58,7 @@ class Moves:
         self.skills, self.responses, self.policy, self.replies = skills, responses, policy, replies
         self._table: dict[Move, Callable[[Situation, Turn], Outcome]] = {
             Move.unreadable: self._unreadable, Move.cancel: self._cancel, Move.cancel_then: self._cancel_then,
-            Move.keep: self._keep,
-            Move.digress: self._digress, Move.not_understood: self._not_understood,
+            Move.keep: self._keep, Move.digress: self._digress, Move.not_understood: self._not_understood,
             Move.follow_up: self._follow_up, Move.start: self._start, Move.fallback: self._fallback,
         }
 

@@ -70,9 +70,9 @@ With nothing pending:
     the answer; a turn of only filler words ("ok thanks", "hi": greetings and thanks are fillers)
     fills nothing. Not a question (`question_words`: "what's on friday"), nor a turn routed to P and
     read surely (`switch_confidence`) as another of its intents with slot values ("remove the
-    dentist appointment"), nor one with
-    a new value for a slot the request has ("actually make it tuesday", "remind me tomorrow" on
-    monday's request: a change of mind), nor a turn the router is sure is another skill's (row 5).
+    dentist appointment"), nor one with a new value for a slot the request has ("actually make it
+    tuesday", "remind me tomorrow" on monday's request: a change of mind), nor a turn the router is
+    sure is another skill's (row 5).
 
 (l) "never mind, what's the weather in berlin", "forget it play some jazz": the clause ends at a
     comma, full stop or dash, or right after a phrase of two words or more (tracking.after_cancel).
@@ -83,7 +83,8 @@ With nothing pending:
     was routed whole, out of scope.
 
 Thresholds are `DialogueSettings` (bot/config/dialogue.py). Model calls are lazy and made at most
-once per skill per turn: row 2 costs none, rows 3-6 one route and one read. At the turn's first
+once per skill per turn: rows 2 and 2b cost none (2b's rest is then decided as a turn of its own),
+rows 3-6 one route and one read, row 7c one route. At the turn's first
 model call, the reads it needs whatever the route says go to the model together (one forward
 batch, if the understanding is `Submitting`): the route and the pending skill's reading (rows 3-6),
 or the route and the last request's reading while a follow-up is possible (rows 8-9).
@@ -137,7 +138,7 @@ class Situation:
     _read_answers: dict[str, Answer[Frame]] = field(default_factory=dict)
 
     def rest(self, text: str, pending: SkillConfig | None) -> Situation:
-        """The situation of the turn's rest as a turn of its own (row 2b), nothing read of it yet."""
+        """The situation of the turn's rest as a turn of its own (rows 2b, 7b), nothing read of it yet."""
         return Situation(text=text, state=self.state, history=self.history, skills=self.skills,
                          understanding=self.understanding, settings=self.settings,
                          cancel_words=self.cancel_words, pending=pending)

@@ -16,8 +16,7 @@ from bot.dialogue.carry_over import phrase_spans
 from bot.types import ConversationState, Frame, HistoryEntry, Request
 
 __all__ = ["REPLY_MEMORY", "after_cancel", "begin", "clear_pending", "complete", "is_cancel", "left_behind",
-           "missing_slot",
-           "record", "resume", "suspend", "valid_frame"]
+           "missing_slot", "record", "resume", "suspend", "valid_frame"]
 
 log = logging.getLogger("bot.dialogue")
 
@@ -29,7 +28,7 @@ _CLAUSE_BREAK = re.compile(r"[,;:.!?]|\s[-\u2013\u2014]+\s")
 def is_cancel(text: str, words: Iterable[str], also: Iterable[str] = ()) -> bool:
     """True if the turn is a cancel phrase ("Never mind!") and else only words of `also` (fillers,
     the pending skill's name: "no, cancel that alarm"); not "cancel my 6 am alarm"."""
-    said = re.sub(r"[^\w\s]", " ", text.lower()).split()
+    said = _words(text)
     allowed = {word.lower() for word in also}
     return any(all(word in allowed for word in said[:start] + said[end:]) for start, end in phrase_spans(said, words))
 
@@ -47,10 +46,15 @@ def after_cancel(text: str, words: Iterable[str], also: Iterable[str] = ()) -> s
     allowed = {word.lower() for word in also}
     for end in sorted(set(ends), reverse=True):  # the longest clause: "never mind the alarm - ..."
         rest = text[end:].lstrip(_EDGE_PUNCTUATION + "-\u2013\u2014 ")
-        own = set(re.sub(r"[^\w\s]", " ", rest.lower()).split()) - allowed
+        own = set(_words(rest)) - allowed
         if own and is_cancel(text[:end], words, also) and not is_cancel(rest, words, also):
             return rest
     return None
+
+
+def _words(text: str) -> list[str]:
+    """The turn's words, lower case, punctuation dropped: what cancel phrases are matched against."""
+    return re.sub(r"[^\w\s]", " ", text.lower()).split()
 
 
 def valid_frame(frame: Frame, skill: SkillConfig) -> Frame | None:
